@@ -1,0 +1,1 @@
+"""Simulated document-management systems (DMS fleets). Next milestone."""

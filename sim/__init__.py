@@ -1,0 +1,1 @@
+"""The orchestrator: the `lgsp-sim` CLI, topologies, scenarios, benchmarks and reports."""
