@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,20 +26,14 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from lxml import etree
-from signxml.algorithms import (
-    CanonicalizationMethod,
-    DigestAlgorithm,
-    SignatureConstructionMethod,
-    SignatureMethod,
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
 )
-from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, SignXMLException
-from signxml.signer import XMLSigner
-from signxml.verifier import SignatureConfiguration, XMLVerifier
+from lxml import etree
 
-from edoc import DSIG_NAMESPACE, NAMESPACE
-from edoc._xml import load_xml
+from edoc import DSIG_NAMESPACE, NAMESPACE, EdocError, load_xml
 
 from ._errors import CertificateError, SignatureError
 from ._profiles import CertKind
@@ -49,29 +44,66 @@ _ED = f"{{{NAMESPACE}}}"
 _DS = f"{{{DSIG_NAMESPACE}}}"
 _DS_NS = {"ds": DSIG_NAMESPACE}
 _SIGNATURE = f"{_DS}Signature"
-_ENVELOPED = SignatureConstructionMethod.enveloped.value
+_XMLDSIG = "http://www.w3.org/2000/09/xmldsig#"
+_XMLDSIG_MORE = "http://www.w3.org/2001/04/xmldsig-more#"
+_XMLENC = "http://www.w3.org/2001/04/xmlenc#"
+_ENVELOPED = f"{_XMLDSIG}enveloped-signature"
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'  # as edoc writes it
 
-# What we accept on input. SHA-1 only ever as a flagged legacy case (the 2016-era samples).
-_MODERN_METHODS = frozenset(
-    {
-        SignatureMethod.RSA_SHA256,
-        SignatureMethod.RSA_SHA384,
-        SignatureMethod.RSA_SHA512,
-        SignatureMethod.ECDSA_SHA256,
-        SignatureMethod.ECDSA_SHA384,
-        SignatureMethod.ECDSA_SHA512,
-    }
-)
-_LEGACY_METHODS = frozenset({SignatureMethod.RSA_SHA1})
-_MODERN_DIGESTS = frozenset(
-    {DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512}
-)
-_LEGACY_DIGESTS = frozenset({DigestAlgorithm.SHA1})
-_C14N_METHODS = frozenset(m.value for m in CanonicalizationMethod)
 
-# The signature must sit here; signxml looks for it at exactly this path.
-_SIGNATURE_LOCATION = f"./{_ED}edXMLEnvelope/{_ED}edXMLHeader/"
+@dataclass(frozen=True)
+class _C14n:
+    """A canonicalization lxml performs natively: (exclusive?, with comments?)."""
+
+    exclusive: bool
+    with_comments: bool
+
+    def of(self, node: etree._Element | etree._ElementTree) -> bytes:
+        """Canonicalize a document or an element in its document's namespace context."""
+        out: bytes = etree.tostring(
+            node, method="c14n", exclusive=self.exclusive, with_comments=self.with_comments
+        )
+        return out
+
+
+_C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+# What we accept: C14N 1.0 as in the samples, and exclusive C14N; nothing that could select
+# or rewrite part of the document (XPath, XSLT, base64) — a small profile is a safe one.
+_C14N_METHODS: dict[str, _C14n] = {
+    _C14N_10: _C14n(exclusive=False, with_comments=False),
+    f"{_C14N_10}#WithComments": _C14n(exclusive=False, with_comments=True),
+    "http://www.w3.org/2001/10/xml-exc-c14n#": _C14n(exclusive=True, with_comments=False),
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": _C14n(
+        exclusive=True, with_comments=True
+    ),
+}
+_DEFAULT_C14N = _C14N_METHODS[_C14N_10]
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+# SignatureMethod URI → (key type, hash name). SHA-1 only ever as a flagged legacy case.
+_SIGNATURE_METHODS: dict[str, tuple[str, str]] = {
+    f"{_XMLDSIG}rsa-sha1": ("rsa", "sha1"),
+    f"{_XMLDSIG_MORE}rsa-sha256": ("rsa", "sha256"),
+    f"{_XMLDSIG_MORE}rsa-sha384": ("rsa", "sha384"),
+    f"{_XMLDSIG_MORE}rsa-sha512": ("rsa", "sha512"),
+    f"{_XMLDSIG_MORE}ecdsa-sha256": ("ec", "sha256"),
+    f"{_XMLDSIG_MORE}ecdsa-sha384": ("ec", "sha384"),
+    f"{_XMLDSIG_MORE}ecdsa-sha512": ("ec", "sha512"),
+}
+_DIGEST_METHODS: dict[str, str] = {
+    f"{_XMLDSIG}sha1": "sha1",
+    f"{_XMLENC}sha256": "sha256",
+    f"{_XMLDSIG_MORE}sha384": "sha384",
+    f"{_XMLENC}sha512": "sha512",
+}
+_RSA_SHA256 = f"{_XMLDSIG_MORE}rsa-sha256"
+_ECDSA_SHA256 = f"{_XMLDSIG_MORE}ecdsa-sha256"
+_SHA256 = f"{_XMLENC}sha256"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,42 +133,6 @@ class EnvelopeVerification:
 # -- signing ---------------------------------------------------------------------------------
 
 
-class _EnvelopeSigner(XMLSigner):
-    """signxml's signer, with a parser for its internal tree copies that accepts big packages.
-
-    signxml re-parses the document it signs with a default libxml2 parser, which refuses text
-    nodes over 10 MB (the base64 of a ~7 MB scanned PDF). The copy it parses is lxml's own
-    serialisation of a tree `edoc` has already loaded safely, so allowing huge text is sound.
-    """
-
-    def __init__(self, method: SignatureMethod) -> None:
-        super().__init__(
-            method=SignatureConstructionMethod.enveloped,
-            signature_algorithm=method,
-            digest_algorithm=DigestAlgorithm.SHA256,
-            c14n_algorithm=CanonicalizationMethod.CANONICAL_XML_1_0,
-        )
-        self._copy_parser = _copy_parser()
-
-    @property
-    def parser(self) -> etree.XMLParser:
-        """The parser signxml uses for its internal copies of the document."""
-        return self._copy_parser
-
-
-def _copy_parser() -> etree.XMLParser:
-    # Parses only lxml's own output (trusted); entities and network stay off all the same.
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-
-
-def _signer_for(identity: Identity) -> _EnvelopeSigner:
-    # A fresh signer per call (~10 µs): signxml objects keep per-call state, and lxml parsers
-    # must not be shared between threads, which fleet processes use for signing.
-    if isinstance(identity.private_key, ec.EllipticCurvePrivateKey):
-        return _EnvelopeSigner(SignatureMethod.ECDSA_SHA256)
-    return _EnvelopeSigner(SignatureMethod.RSA_SHA256)
-
-
 def sign_envelope(package: bytes, identity: Identity, *, check_signer: bool = True) -> bytes:
     """Sign an edXML package's envelope with an agency identity; return the signed package.
 
@@ -144,8 +140,22 @@ def sign_envelope(package: bytes, identity: Identity, *, check_signer: bool = Tr
     hide who signed it first, so callers build a fresh package instead. With ``check_signer``
     (the default) the identity must be an agency certificate whose OrganId is the package's
     ``From/OrganId``; turn it off only to craft packages a verifier must refuse.
+
+    The XMLDSig is written by this module (not a generic library): one shape only — the one
+    verified below and by xmlsec1 in the tests — so the cost is one canonicalization of the
+    package, one of SignedInfo and one private-key operation with the key loaded once.
     """
-    root = load_xml(package)
+    try:
+        # Strict parsing: a tree edoc had to repair (undeclared prefixes such as xlink:href in
+        # old DMS exports) has no canonical form matching its bytes, so it cannot be signed.
+        root = load_xml(package, allow_recovery=False)
+    except EdocError as exc:
+        if exc.code == "xml_malformed" and "prefix" in exc.message:
+            raise SignatureError(
+                f"the package cannot be signed: it is not namespace-well-formed ({exc.message})",
+                code="envelope_malformed",
+            ) from None
+        raise
     header = _header_of(root)
     if next(root.iter(_SIGNATURE), None) is not None:
         raise SignatureError(
@@ -154,27 +164,110 @@ def sign_envelope(package: bytes, identity: Identity, *, check_signer: bool = Tr
         )
     if check_signer:
         _check_signer(identity, header)
-    _insert_placeholder(header)
-    signer = _signer_for(identity)
+    key = identity.private_key
+    method = _ECDSA_SHA256 if isinstance(key, ec.EllipticCurvePrivateKey) else _RSA_SHA256
+    signature, signed_info, digest_value, signature_value = _signature_skeleton(
+        method, _certificate_b64(identity.certificate)
+    )
+    _append_indented(header, signature)
     try:
-        signed = signer.sign(
-            root,
-            key=identity.private_key,
-            cert=[identity.certificate],
-            # Samples list only the enveloped transform; C14N 1.0 is then the default anyway.
-            exclude_c14n_transform_element=True,
-        )
-    except etree.XMLSyntaxError as exc:
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(_document_without(signature, _DEFAULT_C14N))
+        digest_value.text = base64.b64encode(digest.finalize()).decode()
+        signed_info_c14n = _DEFAULT_C14N.of(signed_info)
+    except (etree.LxmlError, ValueError) as exc:
         # lxml serialises undeclared prefixes that edoc forgave on input (xlink:href in old
         # DMS exports); such a tree cannot be canonicalised reproducibly.
         raise SignatureError(
             f"the package cannot be signed: it is not namespace-well-formed ({exc})",
             code="envelope_malformed",
         ) from None
-    except (SignXMLException, ValueError, TypeError) as exc:
-        raise SignatureError(f"signing failed: {exc}", code="signing_failed") from None
-    body: bytes = etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
+    signature_value.text = base64.b64encode(_raw_sign(key, signed_info_c14n)).decode()
+    body: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
     return _XML_DECLARATION + body
+
+
+def _signature_skeleton(
+    method: str, certificate_b64: str
+) -> tuple[etree._Element, etree._Element, etree._Element, etree._Element]:
+    """Build ``ds:Signature`` as the samples have it; return it and the parts to fill."""
+    signature = etree.Element(_SIGNATURE, nsmap=_DS_NS)
+    signed_info = etree.SubElement(signature, f"{_DS}SignedInfo")
+    etree.SubElement(signed_info, f"{_DS}CanonicalizationMethod", Algorithm=_C14N_10)
+    etree.SubElement(signed_info, f"{_DS}SignatureMethod", Algorithm=method)
+    reference = etree.SubElement(signed_info, f"{_DS}Reference", URI="")
+    transforms = etree.SubElement(reference, f"{_DS}Transforms")
+    etree.SubElement(transforms, f"{_DS}Transform", Algorithm=_ENVELOPED)
+    etree.SubElement(reference, f"{_DS}DigestMethod", Algorithm=_SHA256)
+    digest_value = etree.SubElement(reference, f"{_DS}DigestValue")
+    signature_value = etree.SubElement(signature, f"{_DS}SignatureValue")
+    key_info = etree.SubElement(signature, f"{_DS}KeyInfo")
+    x509_data = etree.SubElement(key_info, f"{_DS}X509Data")
+    etree.SubElement(x509_data, f"{_DS}X509Certificate").text = certificate_b64
+    return signature, signed_info, digest_value, signature_value
+
+
+@functools.lru_cache(maxsize=4096)
+def _certificate_b64_cached(der: bytes) -> str:
+    return base64.b64encode(der).decode()
+
+
+def _certificate_b64(certificate: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return _certificate_b64_cached(certificate.public_bytes(Encoding.DER))
+
+
+def _raw_sign(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        # XMLDSig writes ECDSA values as r || s, not as DER (RFC 4050 / RFC 6931).
+        r, s_value = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+        size = (key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s_value.to_bytes(size, "big")
+    return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def _append_indented(header: etree._Element, signature: etree._Element) -> None:
+    """Append the signature last in the header, keeping the header's pretty-printing."""
+    siblings = list(header)
+    header.append(signature)
+    if siblings:
+        # The signature takes the previous last child's closing whitespace, and that child
+        # gets the indentation of its siblings.
+        previous = siblings[-1]
+        signature.tail = previous.tail
+        previous.tail = header.text if header.text and not header.text.strip() else "\n"
+
+
+def _document_without(signature: etree._Element, c14n: _C14n) -> bytes:
+    """Canonicalize the whole document minus ``signature`` (the enveloped transform).
+
+    The signature element goes, its tail text stays (it is a sibling text node, not part of
+    the element); the tree is restored afterwards.
+    """
+    parent = signature.getparent()
+    if parent is None:
+        raise SignatureError("the signature has no parent element", code="signature_misplaced")
+    index = parent.index(signature)
+    previous = signature.getprevious()
+    tail = signature.tail
+    saved = previous.tail if previous is not None else parent.text
+    merged = (saved or "") + (tail or "")
+    if previous is not None:
+        previous.tail = merged or None
+    else:
+        parent.text = merged or None
+    signature.tail = None
+    parent.remove(signature)
+    try:
+        return c14n.of(parent.getroottree())
+    finally:
+        parent.insert(index, signature)
+        signature.tail = tail
+        if previous is not None:
+            previous.tail = saved
+        else:
+            parent.text = saved
 
 
 def _header_of(root: etree._Element) -> etree._Element:
@@ -207,7 +300,7 @@ def _check_signer(identity: Identity, header: etree._Element) -> None:
             code="wrong_certificate_kind",
         )
     organ_ids = header.findall(f"{_ED}MessageHeader/{_ED}From/{_ED}OrganId")
-    from_id = (organ_ids[0].text or "").strip() if len(organ_ids) == 1 else None
+    from_id = _text(organ_ids[0]) if len(organ_ids) == 1 else None
     if from_id != identity.organ_id:
         raise SignatureError(
             f"the package is from {from_id or '(no From/OrganId)'} but the signing certificate "
@@ -216,26 +309,20 @@ def _check_signer(identity: Identity, header: etree._Element) -> None:
         )
 
 
-def _insert_placeholder(header: etree._Element) -> None:
-    """Put signxml's ``<ds:Signature Id="placeholder"/>`` last in the header, indented."""
-    placeholder = etree.SubElement(header, _SIGNATURE, nsmap=_DS_NS)
-    placeholder.set("Id", "placeholder")
-    siblings = list(header)
-    if len(siblings) > 1:
-        # Keep the pretty-printing of the header: the signature takes the previous last
-        # child's closing whitespace, and that child gets the indentation of its siblings.
-        previous = siblings[-2]
-        placeholder.tail = previous.tail
-        previous.tail = header.text if header.text and not header.text.strip() else "\n"
-
-
 # -- verifying -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _SignedInfoPolicy:
-    signature_method: SignatureMethod
-    digest_method: DigestAlgorithm
+    signed_info: etree._Element
+    c14n: _C14n  # of SignedInfo
+    signature_method: str
+    key_type: str  # "rsa" or "ec"
+    signature_hash: str
+    reference_c14n: _C14n
+    digest_method: str
+    digest_hash: str
+    digest_value: bytes
     legacy: bool
 
 
@@ -259,9 +346,12 @@ def verify_envelope(
     signature = _locate_signature(root)
     policy = _read_signed_info(signature, allow_legacy_sha1=allow_legacy_sha1)
     certificate = _signer_certificate(signature)
+    _check_key_values(signature, certificate)
     signer = _validate_signer(trust, certificate, at=at)
-    signed_bytes, signed_root = _check_signature(root, certificate, policy, at=at)
-    organ_id = _verified_organ_id(signed_root)
+    signed_bytes = _check_signature(root, signature, certificate, policy)
+    # The reference is the whole document (URI=""), so every element of this tree is covered
+    # by the digest just checked: reading From/OrganId from it cannot be wrapped.
+    organ_id = _verified_organ_id(root)
     if signer.organ_id != organ_id:
         raise SignatureError(
             f"the package is from {organ_id} but it is signed by {signer.common_name!r} "
@@ -277,8 +367,8 @@ def verify_envelope(
         signer=signer,
         certificate=certificate,
         organ_id=organ_id,
-        signature_method=policy.signature_method.value,
-        digest_method=policy.digest_method.value,
+        signature_method=policy.signature_method,
+        digest_method=policy.digest_method,
         legacy_sha1=policy.legacy,
         signed_bytes=signed_bytes,
     )
@@ -332,15 +422,16 @@ def _read_signed_info(signature: etree._Element, *, allow_legacy_sha1: bool) -> 
     if len(signed_infos) != 1:
         raise SignatureError("the signature has no single SignedInfo", code="signature_malformed")
     signed_info = signed_infos[0]
-    c14n = _algorithm(signed_info, "ds:CanonicalizationMethod")
-    if c14n not in _C14N_METHODS:
+    c14n_uri = _algorithm(signed_info, "ds:CanonicalizationMethod")
+    c14n = _C14N_METHODS.get(c14n_uri or "")
+    if c14n is None:
         raise SignatureError(
-            f"unsupported canonicalization method {c14n or '(none)'}",
+            f"unsupported canonicalization method {c14n_uri or '(none)'}",
             code="signature_algorithm_unsupported",
         )
-    method_uri = _algorithm(signed_info, "ds:SignatureMethod")
-    method = _enum(SignatureMethod, method_uri)
-    if not isinstance(method, SignatureMethod) or method not in _MODERN_METHODS | _LEGACY_METHODS:
+    method_uri = _algorithm(signed_info, "ds:SignatureMethod") or ""
+    method = _SIGNATURE_METHODS.get(method_uri)
+    if method is None:
         raise SignatureError(
             f"unsupported signature method {method_uri or '(none)'}",
             code="signature_algorithm_unsupported",
@@ -359,6 +450,10 @@ def _read_signed_info(signature: etree._Element, *, allow_legacy_sha1: bool) -> 
             'signature covers the whole package (URI="")',
             code="signature_bad_reference",
         )
+    if len(reference.findall("ds:Transforms", _DS_NS)) > 1:
+        raise SignatureError(
+            "the reference has several Transforms lists", code="signature_bad_reference"
+        )
     transforms = [
         t.get("Algorithm") for t in reference.findall("ds:Transforms/ds:Transform", _DS_NS)
     ]
@@ -375,21 +470,37 @@ def _read_signed_info(signature: etree._Element, *, allow_legacy_sha1: bool) -> 
             f"unsupported reference transforms: {', '.join(str(t) for t in extra)}",
             code="signature_bad_reference",
         )
-    digest_uri = _algorithm(reference, "ds:DigestMethod")
-    digest = _enum(DigestAlgorithm, digest_uri)
-    if not isinstance(digest, DigestAlgorithm) or digest not in _MODERN_DIGESTS | _LEGACY_DIGESTS:
+    # XMLDSig: a same-document reference with no C14N transform is canonicalised with
+    # C14N 1.0 without comments.
+    reference_c14n = _C14N_METHODS[extra[0]] if extra and extra[0] else _DEFAULT_C14N
+    digest_uri = _algorithm(reference, "ds:DigestMethod") or ""
+    digest_hash = _DIGEST_METHODS.get(digest_uri)
+    if digest_hash is None:
         raise SignatureError(
             f"unsupported digest method {digest_uri or '(none)'}",
             code="signature_algorithm_unsupported",
         )
-    legacy = method in _LEGACY_METHODS or digest in _LEGACY_DIGESTS
+    digest_value = _base64_child(reference, "ds:DigestValue", what="DigestValue")
+    key_type, signature_hash = method
+    legacy = "sha1" in (signature_hash, digest_hash)
     if legacy and not allow_legacy_sha1:
         raise SignatureError(
-            f"the signature uses SHA-1 ({method.name.lower().replace('_', '-')}, digest "
-            f"{digest.name.lower()}), refused in strict mode",
+            f"the signature uses SHA-1 ({key_type}-{signature_hash}, digest {digest_hash}), "
+            "refused in strict mode",
             code="legacy_algorithm_refused",
         )
-    return _SignedInfoPolicy(signature_method=method, digest_method=digest, legacy=legacy)
+    return _SignedInfoPolicy(
+        signed_info=signed_info,
+        c14n=c14n,
+        signature_method=method_uri,
+        key_type=key_type,
+        signature_hash=signature_hash,
+        reference_c14n=reference_c14n,
+        digest_method=digest_uri,
+        digest_hash=digest_hash,
+        digest_value=digest_value,
+        legacy=legacy,
+    )
 
 
 def _algorithm(parent: etree._Element, path: str) -> str | None:
@@ -397,13 +508,46 @@ def _algorithm(parent: etree._Element, path: str) -> str | None:
     return elements[0].get("Algorithm") if len(elements) == 1 else None
 
 
-def _enum(kind: type[SignatureMethod] | type[DigestAlgorithm], uri: str | None) -> object:
-    if uri is None:
-        return None
+def _base64_child(parent: etree._Element, path: str, *, what: str) -> bytes:
+    elements = parent.findall(path, _DS_NS)
+    if len(elements) != 1:
+        raise SignatureError(f"the signature has no single {what}", code="signature_malformed")
+    text = "".join((elements[0].text or "").split())
     try:
-        return kind(uri)
-    except (ValueError, InvalidInput):  # signxml's enums raise InvalidInput on unknown URIs
-        return None
+        value = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"{what} is not base64", code="signature_malformed") from None
+    if not value:
+        raise SignatureError(f"{what} is empty", code="signature_malformed")
+    return value
+
+
+def _check_key_values(signature: etree._Element, certificate: x509.Certificate) -> None:
+    """Refuse a ``KeyInfo/KeyValue`` that names another key than the certificate's.
+
+    KeyInfo is not signed; we verify with the certificate alone, but a package whose KeyInfo
+    contradicts itself is malformed, and saying so beats silently ignoring half of it.
+    """
+    for key_value in signature.findall("ds:KeyInfo/ds:KeyValue", _DS_NS):
+        public_key = certificate.public_key()
+        rsa_values = key_value.findall("ds:RSAKeyValue", _DS_NS)
+        if (
+            len(key_value) == 1
+            and len(rsa_values) == 1
+            and isinstance(public_key, rsa.RSAPublicKey)
+        ):
+            numbers = public_key.public_numbers()
+            modulus = _base64_child(rsa_values[0], "ds:Modulus", what="RSAKeyValue/Modulus")
+            exponent = _base64_child(rsa_values[0], "ds:Exponent", what="RSAKeyValue/Exponent")
+            if (int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big")) == (
+                numbers.n,
+                numbers.e,
+            ):
+                continue
+        raise SignatureError(
+            "KeyInfo/KeyValue does not match the certificate in KeyInfo/X509Data",
+            code="signature_malformed",
+        )
 
 
 def _signer_certificate(signature: etree._Element) -> x509.Certificate:
@@ -471,55 +615,66 @@ def _is_ca(certificate: x509.Certificate) -> bool:
 
 def _check_signature(
     root: etree._Element,
+    signature: etree._Element,
     certificate: x509.Certificate,
     policy: _SignedInfoPolicy,
-    *,
-    at: datetime,
-) -> tuple[bytes, etree._Element]:
-    """Verify the signature value and the digest with signxml, pinned to ``certificate``."""
-    methods = _MODERN_METHODS | (_LEGACY_METHODS if policy.legacy else frozenset())
-    digests = _MODERN_DIGESTS | (_LEGACY_DIGESTS if policy.legacy else frozenset())
-    config = SignatureConfiguration(
-        require_x509=True,
-        location=_SIGNATURE_LOCATION,
-        expect_references=1,
-        signature_methods=methods,
-        digest_algorithms=digests,
-        verification_time=at,
-        # XMLDSig: a reference without a C14N transform is canonicalised with C14N 1.0.
-        default_reference_c14n_method=CanonicalizationMethod.CANONICAL_XML_1_0,
-    )
+) -> bytes:
+    """Check the signature value over SignedInfo, then the digest of the package.
+
+    Returns the canonical bytes the digest covers. The signature value is checked first: an
+    attacker-made SignedInfo is refused before any canonicalization of the whole package.
+    """
+    signature_value = _base64_child(signature, "ds:SignatureValue", what="SignatureValue")
     try:
-        result = XMLVerifier().verify(
-            root, x509_cert=certificate, expect_config=config, parser=_copy_parser()
-        )
-    except InvalidDigest:
+        signed_info = policy.c14n.of(policy.signed_info)
+    except (etree.LxmlError, ValueError) as exc:
+        raise SignatureError(
+            f"the signature cannot be canonicalised: {exc}", code="signature_malformed"
+        ) from None
+    _raw_verify(certificate, policy, signature_value, signed_info)
+    try:
+        signed_bytes = _document_without(signature, policy.reference_c14n)
+    except (etree.LxmlError, ValueError) as exc:
+        raise SignatureError(
+            f"the package cannot be canonicalised (not namespace-well-formed: {exc})",
+            code="signature_malformed",
+        ) from None
+    digest = hashes.Hash(_HASHES[policy.digest_hash]())
+    digest.update(signed_bytes)
+    if not hmac.compare_digest(digest.finalize(), policy.digest_value):
         raise SignatureError(
             "the package was changed after it was signed (digest mismatch)",
             code="signature_invalid",
-        ) from None
-    except InvalidCertificate as exc:
-        # The trust store already checked dates at ``at``; this is a belt-and-braces path.
-        raise CertificateError(
-            f"signing certificate refused: {exc}", code="certificate_invalid"
-        ) from None
+        )
+    return signed_bytes
+
+
+def _raw_verify(
+    certificate: x509.Certificate, policy: _SignedInfoPolicy, value: bytes, data: bytes
+) -> None:
+    public_key = certificate.public_key()
+    algorithm = _HASHES[policy.signature_hash]()
+    try:
+        if policy.key_type == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(value, data, padding.PKCS1v15(), algorithm)
+            return
+        if policy.key_type == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
+            size = (public_key.curve.key_size + 7) // 8
+            if len(value) != 2 * size:
+                raise CryptoInvalidSignature
+            r = int.from_bytes(value[:size], "big")
+            s_value = int.from_bytes(value[size:], "big")
+            public_key.verify(encode_dss_signature(r, s_value), data, ec.ECDSA(algorithm))
+            return
     except CryptoInvalidSignature:
         raise SignatureError(
             "the signature value does not match the signed information and the certificate",
             code="signature_invalid",
         ) from None
-    except etree.XMLSyntaxError as exc:
-        raise SignatureError(
-            f"the package cannot be canonicalised (not namespace-well-formed: {exc})",
-            code="signature_malformed",
-        ) from None
-    except (SignXMLException, etree.LxmlError, ValueError, TypeError, KeyError) as exc:
-        raise SignatureError(
-            f"the signature is malformed: {exc}", code="signature_malformed"
-        ) from None
-    if isinstance(result, list) or result.signed_xml is None:
-        raise SignatureError("the signed data is not an XML document", code="signature_malformed")
-    return result.signed_data, result.signed_xml
+    raise SignatureError(
+        f"the certificate's key does not fit the signature method {policy.signature_method}",
+        code="signature_invalid",
+    )
 
 
 def _verified_organ_id(signed_root: etree._Element) -> str:
@@ -535,8 +690,12 @@ def _verified_organ_id(signed_root: etree._Element) -> str:
                 code="envelope_malformed",
             )
         node = found[0]
-    # The verified tree is re-parsed C14N output: comments are gone, so text is not split.
-    return "".join(str(text) for text in node.itertext()).strip()
+    return _text(node)
+
+
+def _text(element: etree._Element) -> str:
+    """All the text of an element: ``.text`` alone stops at the first comment."""
+    return "".join(str(text) for text in element.itertext()).strip()
 
 
 def _describe_tag(tag: object) -> str:

@@ -16,6 +16,27 @@ from ._errors import CertificateError
 from ._profiles import CertKind, common_name_of, kind_of, organ_id_of, title_of
 
 _CRL_RECHECK_SECONDS = 1.0
+_CACHE_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class _Validated:
+    info: CertificateInfo
+    valid_from: datetime
+    valid_until: datetime
+
+
+def _check_kind(info: CertificateInfo, expect: CertKind | Iterable[CertKind] | None) -> None:
+    if expect is None:
+        return
+    wanted = {expect} if isinstance(expect, CertKind) else set(expect)
+    if info.kind not in wanted:
+        names = ", ".join(sorted(k.value for k in wanted))
+        raise CertificateError(
+            f"certificate of {info.common_name!r} is a {info.kind or 'foreign'} "
+            f"certificate, expected {names}",
+            code="wrong_certificate_kind",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +99,9 @@ class TrustStore:
             self._by_subject.setdefault(cert.subject.public_bytes(), []).append(cert)
         self._root_fingerprints = {c.fingerprint(hashes.SHA256()) for c in self.roots}
         self._crls: dict[bytes, x509.CertificateRevocationList] = {}
+        # A hub sees the same few thousand agency certificates all day: remember each good
+        # chain with the time window in which it stays good. Any CRL change clears it.
+        self._validated: dict[x509.Certificate, _Validated] = {}
         self._crl_files = list(crl_files)
         self._crl_mtimes: dict[Path, float] = {}
         self._last_check = 0.0
@@ -133,22 +157,33 @@ class TrustStore:
     ) -> CertificateInfo:
         """Check ``certificate`` chains to a root, is in date and not revoked at ``at``."""
         self._maybe_refresh()
+        cached = self._validated.get(certificate)
+        if cached is not None and cached.valid_from <= at <= cached.valid_until:
+            info = cached.info
+            _check_kind(info, expect)
+            return info
         info = CertificateInfo.of(certificate)
-        if expect is not None:
-            wanted = {expect} if isinstance(expect, CertKind) else set(expect)
-            if info.kind not in wanted:
-                names = ", ".join(sorted(k.value for k in wanted))
-                raise CertificateError(
-                    f"certificate of {info.common_name!r} is a {info.kind or 'foreign'} "
-                    f"certificate, expected {names}",
-                    code="wrong_certificate_kind",
-                )
+        _check_kind(info, expect)
         self._check_usage(certificate, info)
+        valid_from, valid_until = self._validate_chain(certificate, at)
+        if len(self._validated) >= _CACHE_LIMIT:
+            self._validated.clear()
+        self._validated[certificate] = _Validated(info, valid_from, valid_until)
+        return info
+
+    def _validate_chain(
+        self, certificate: x509.Certificate, at: datetime
+    ) -> tuple[datetime, datetime]:
+        """Walk up to a root; return the window around ``at`` in which the answer holds."""
+        valid_from = datetime.min.replace(tzinfo=at.tzinfo)
+        valid_until = datetime.max.replace(tzinfo=at.tzinfo)
         current = certificate
         for _depth in range(8):
             self._check_dates(current, at)
+            valid_from = max(valid_from, current.not_valid_before_utc)
+            valid_until = min(valid_until, current.not_valid_after_utc)
             if current.fingerprint(hashes.SHA256()) in self._root_fingerprints:
-                return info
+                return valid_from, valid_until
             issuer = self._issuer_of(current)
             if issuer is None:
                 raise CertificateError(
@@ -156,7 +191,7 @@ class TrustStore:
                     f"{common_name_of_name(current.issuer)!r}, which is not a CA of this trust store",
                     code="untrusted_issuer",
                 )
-            self._check_revocation(current, issuer, at)
+            valid_until = min(valid_until, self._check_revocation(current, issuer, at))
             current = issuer
         raise CertificateError("certificate chain is too long", code="chain_too_long")
 
@@ -199,7 +234,7 @@ class TrustStore:
 
     def _check_revocation(
         self, certificate: x509.Certificate, issuer: x509.Certificate, at: datetime
-    ) -> None:
+    ) -> datetime:
         crl = self._crls.get(issuer.subject.public_bytes())
         issuer_name = common_name_of_name(issuer.subject)
         if crl is None:
@@ -210,15 +245,21 @@ class TrustStore:
                 code="crl_stale",
             )
         entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
-        if entry is not None and entry.revocation_date_utc <= at:
-            raise CertificateError(
-                f"certificate of {common_name_of_name(certificate.subject)!r} "
-                f"(serial {certificate.serial_number:x}) was revoked on "
-                f"{entry.revocation_date_utc:%Y-%m-%d %H:%M} UTC",
-                code="certificate_revoked",
-            )
+        holds_until = crl.next_update_utc or datetime.max.replace(tzinfo=at.tzinfo)
+        if entry is None:
+            return holds_until
+        if entry.revocation_date_utc > at:
+            # Revoked later than ``at``: good at ``at``, not after the revocation.
+            return min(holds_until, entry.revocation_date_utc)
+        raise CertificateError(
+            f"certificate of {common_name_of_name(certificate.subject)!r} "
+            f"(serial {certificate.serial_number:x}) was revoked on "
+            f"{entry.revocation_date_utc:%Y-%m-%d %H:%M} UTC",
+            code="certificate_revoked",
+        )
 
     def _add_crl(self, crl: x509.CertificateRevocationList) -> None:
+        self._validated.clear()
         key = crl.issuer.public_bytes()
         for issuer in self._by_subject.get(key, []):
             if crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from .service import (
     list_outbox,
     mark_failed,
     mark_sent,
+    mark_sent_many,
     outbox_counts,
     requeue_dead,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "list_outbox",
     "mark_failed",
     "mark_sent",
+    "mark_sent_many",
     "outbox_counts",
     "requeue_dead",
 ]

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lgsp.store import HopEvent, OutboxItem, OutboxState, record_hop
+from lgsp.store import HopEvent, OutboxItem, OutboxState, record_hop, record_hops
 
 _MAX_ERROR_CHARS: Final = 2000
 # Jitter only spreads retries out; it needs no cryptographic randomness.
@@ -144,33 +144,48 @@ async def mark_sent(
     Any worker's success counts, even after its lease ran out: the package did arrive.
     Returns False when the row was already sent (or does not exist).
     """
+    return bool(await mark_sent_many(session_factory, [item_id], hub_id=hub_id, now=now))
+
+
+async def mark_sent_many(
+    session_factory: async_sessionmaker[AsyncSession],
+    item_ids: Sequence[str],
+    *,
+    hub_id: str,
+    now: datetime,
+) -> list[str]:
+    """Mark several rows sent in one transaction, as :func:`mark_sent`; return those changed."""
+    if not item_ids:
+        return []
     async with session_factory() as session:
         statement = (
             update(OutboxItem)
             .where(
-                col(OutboxItem.id) == item_id,
+                col(OutboxItem.id).in_(item_ids),
                 col(OutboxItem.state).in_((OutboxState.PENDING, OutboxState.DEAD)),
             )
             .values(state=OutboxState.SENT, sent_at=now, lease_owner=None, lease_until=None)
             .returning(
-                col(OutboxItem.package_id), col(OutboxItem.destination), col(OutboxItem.attempts)
+                col(OutboxItem.id),
+                col(OutboxItem.package_id),
+                col(OutboxItem.destination),
+                col(OutboxItem.attempts),
             )
             .execution_options(synchronize_session=False)
         )
-        row = (await session.exec(statement)).first()
-        if row is None:
-            return False
-        package_id, destination, attempts = row
-        await record_hop(
+        rows = (await session.exec(statement)).all()
+        await record_hops(
             session,
-            package_id=package_id,
             hub_id=hub_id,
             event=HopEvent.FORWARDED,
             now=now,
-            detail={"to": destination, "attempt": attempts + 1},
+            hops=[
+                (package_id, {"to": destination, "attempt": attempts + 1})
+                for _, package_id, destination, attempts in rows
+            ],
         )
         await session.commit()
-    return True
+    return [item_id for item_id, *_ in rows]
 
 
 async def mark_failed(

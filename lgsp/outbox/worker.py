@@ -16,7 +16,7 @@ from lgsp.store import OutboxItem, OutboxState, StoredPackage, get_packages
 from simtime import Clock
 
 from .errors import PermanentDeliveryError
-from .service import RetryPolicy, _claim, mark_failed, mark_sent
+from .service import RetryPolicy, _claim, mark_failed, mark_sent_many
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,14 @@ class OutboxWorker:
     """One replica's delivery loop over a hub's outbox.
 
     Claims at most as many rows as it has free delivery slots (``concurrency``), so it
-    never holds a lease on a row it has not started. ``lease`` is measured on ``clock`` and
-    must outlast a delivery (with a scaled clock, in simulated time): a row whose lease
-    runs out is claimed again by any worker, which is how a crashed replica's rows get
-    delivered, and also how a too-slow delivery gets sent twice.
+    never holds a lease on a row it has not started. Successes are marked sent by the loop
+    itself, all that finished since its last turn in one transaction (a group commit), so
+    the worker's own writes never compete with each other for SQLite's lock.
+
+    ``lease`` is measured on ``clock`` and must outlast a delivery (with a scaled clock, in
+    simulated time): a row whose lease runs out is claimed again by any worker, which is
+    how a crashed replica's rows get delivered, and also how a too-slow delivery gets sent
+    twice.
     """
 
     def __init__(
@@ -65,10 +69,8 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._delivered: list[str] = []  # ids delivered, not yet marked sent
         self._task: asyncio.Task[None] | None = None
-        # True when the last claim filled every slot asked for: more rows may be due, so a
-        # finished delivery should start the next claim instead of waiting for the poll.
-        self._backlog = False
         self._next_retry: datetime | None = None
 
     def notify(self) -> None:
@@ -101,22 +103,19 @@ class OutboxWorker:
                 relay.cancel()
             if self._inflight:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
+            await self._mark_delivered()
 
     async def _step(self) -> None:
         # Cleared before looking, so a wake-up that comes while we look is not lost.
         self._wake.clear()
+        await self._mark_delivered()
         free = self._concurrency - len(self._inflight)
         # While deliveries are in flight, claim once half the slots are free rather than
         # paying a claim transaction for every delivery that finishes.
         enough = min(self._batch, max(1, self._concurrency // 2)) if self._inflight else 1
         limit = min(self._batch, free) if free >= enough else 0
-        if limit > 0:
-            claimed = await self._claim_and_start(limit)
-            self._backlog = claimed == limit
-            if self._backlog:
-                return  # claim again at once: free slots permitting, more rows are due
-        else:
-            self._backlog = True
+        if limit > 0 and await self._claim_and_start(limit) == limit:
+            return  # claim again at once: slots permitting, more rows are due
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self._idle_timeout())
 
@@ -146,35 +145,40 @@ class OutboxWorker:
             log.exception("outbox %s: claiming due rows failed", self.owner)
             return 0
         for item in items:
-            task = asyncio.create_task(self._settle(item, packages.get(item.package_id)))
+            task = asyncio.create_task(self._attempt(item, packages.get(item.package_id)))
             self._inflight.add(task)
-            task.add_done_callback(self._delivery_done)
+            task.add_done_callback(self._attempt_done)
         return len(items)
 
-    def _delivery_done(self, task: asyncio.Task[None]) -> None:
+    def _attempt_done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        if self._backlog:
-            self._wake.set()
+        self._wake.set()  # a slot is free, and perhaps a success waits to be marked
 
-    async def _settle(self, item: OutboxItem, package: StoredPackage | None) -> None:
+    async def _mark_delivered(self) -> None:
+        if not self._delivered:
+            return
+        delivered, self._delivered = self._delivered, []
+        try:
+            await mark_sent_many(
+                self._session_factory, delivered, hub_id=self.hub_id, now=self._clock.now()
+            )
+        except Exception:
+            log.exception(
+                "outbox %s: %d delivered rows were not marked sent; they will be sent again "
+                "after their lease",
+                self.owner,
+                len(delivered),
+            )
+
+    async def _attempt(self, item: OutboxItem, package: StoredPackage | None) -> None:
         try:
             if package is None:  # the foreign key makes this impossible short of manual edits
                 raise PermanentDeliveryError(f"package {item.package_id} is not stored")
             await self._deliver(item, package)
         except Exception as exc:
             await self._record_failure(item, exc)
-            return
-        try:
-            await mark_sent(
-                self._session_factory, item.id, hub_id=self.hub_id, now=self._clock.now()
-            )
-        except Exception:
-            log.exception(
-                "outbox %s: row %s was delivered but not marked sent; it will be sent again "
-                "after its lease",
-                self.owner,
-                item.id,
-            )
+        else:
+            self._delivered.append(item.id)
 
     async def _record_failure(self, item: OutboxItem, exc: Exception) -> None:
         try:

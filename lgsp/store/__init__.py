@@ -38,6 +38,7 @@ from .repository import (
     list_inbox,
     mark_fetched,
     record_hop,
+    record_hops,
     sha256_hex,
     store_package,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "new_id",
     "normalize_url",
     "record_hop",
+    "record_hops",
     "sha256_hex",
     "store_package",
 ]

@@ -2,13 +2,13 @@
 
 None of these functions commits: the caller owns the transaction, so intake can store a
 package together with its own rows and acknowledge only after ``await session.commit()``.
-They flush when a later step needs the rows (or their errors) to exist.
+Their writes reach the database within the call, so constraint errors surface there.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -323,14 +323,24 @@ async def record_hop(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Write a hop in the caller's transaction."""
-    values = {
-        "package_id": package_id,
-        "hub_id": hub_id,
-        "event": event,
-        "at": now,
-        "detail": detail,
-    }
-    await session.exec(_INSERT_HOP, params=values)
+    await record_hops(session, hub_id=hub_id, event=event, now=now, hops=[(package_id, detail)])
+
+
+async def record_hops(
+    session: AsyncSession,
+    *,
+    hub_id: str,
+    event: HopEvent,
+    now: datetime,
+    hops: Iterable[tuple[str, dict[str, Any] | None]],
+) -> None:
+    """Write one ``event`` hop per ``(package_id, detail)`` pair, in one statement."""
+    rows = [
+        {"package_id": package_id, "hub_id": hub_id, "event": event, "at": now, "detail": detail}
+        for package_id, detail in hops
+    ]
+    if rows:
+        await session.exec(_INSERT_HOP, params=rows)
 
 
 async def hops_of(session: AsyncSession, package_id: str) -> list[Hop]:

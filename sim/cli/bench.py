@@ -44,7 +44,7 @@ def crypto(
         ("envelope sign (XMLDSig, RSA-SHA256)", figures.envelope_sign),
         ("envelope verify (signature + chain + CRL + OrganId)", figures.envelope_verify),
         ("PAdES sign (ours: key loaded once, bytes reserved)", figures.pades_sign),
-        ("PAdES validate (one signature)", figures.pades_validate),
+        ("PAdES validate (a PDF with one signature)", figures.pades_validate),
         (
             "PAdES sign, pyHanko plain default (SimpleSigner.load each time)",
             figures.pades_plain_default_sign,

@@ -168,3 +168,43 @@ def test_openssl_chains_the_keyinfo_certificate(
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().endswith(": OK")
     assert result.certificate == agency.certificate
+
+
+# -- signxml, a second independent implementation ----------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", [KeyAlgorithm.RSA2048, KeyAlgorithm.P256])
+def test_signxml_verifies_our_signature_and_rejects_a_changed_byte(
+    algorithm: KeyAlgorithm,
+    tmp_path_factory: pytest.TempPathFactory,
+    make_package: PackageFactory,
+    now: datetime,
+) -> None:
+    # Our XMLDSig code is our own (profile-restricted, for speed); signxml, a generic
+    # implementation, must agree with it both ways.
+    from signxml.algorithms import SignatureMethod
+    from signxml.exceptions import InvalidSignature
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
+
+    store = KeyStore(tmp_path_factory.mktemp(f"signxml-{algorithm.value}"))
+    store.init(at=now, algorithm=algorithm)
+    agency = store.agency(H56, name="UBND tỉnh Thanh Hóa", at=now)
+    signed = sign_envelope(make_package(), agency)
+    method = (
+        SignatureMethod.ECDSA_SHA256
+        if algorithm is KeyAlgorithm.P256
+        else SignatureMethod.RSA_SHA256
+    )
+    config = SignatureConfiguration(expect_references=1, signature_methods=frozenset({method}))
+    certificate = agency.certificate_pem.decode()
+    result = XMLVerifier().verify(signed, x509_cert=certificate, expect_config=config)
+    assert not isinstance(result, list)
+    assert result.signed_xml is not None
+    assert "Thanh Hóa" in signed.decode()
+
+    tampered = signed.replace("Thanh Hóa".encode(), "Thanh Hoa".encode(), 1)
+    with pytest.raises(InvalidSignature):
+        XMLVerifier().verify(tampered, x509_cert=certificate, expect_config=config)
+    with pytest.raises(SignatureError) as caught:
+        verify_envelope(tampered, store.trust_store(), at=now)
+    assert caught.value.code == "signature_invalid"

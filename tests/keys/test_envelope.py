@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -157,6 +158,35 @@ def test_signing_refuses_what_is_not_an_edxml_package(agency: Identity) -> None:
     assert malformed.value.code == "xml_malformed"
 
 
+def test_signing_a_package_with_undeclared_prefixes_is_refused(agency: Identity) -> None:
+    # The public sample uses xlink:href without declaring xlink: edoc reads it, but no
+    # canonical form exists, so it cannot be signed.
+    sample = Path(__file__).parents[1] / "edoc" / "samples" / "edoc.edxml".read_bytes()
+    unsigned = re.sub(rb"<Signature .*?</Signature>", b"", sample, flags=re.S)
+    unsigned = unsigned.replace(b"002.00.20.H13", H56.encode())
+    with pytest.raises(SignatureError) as caught:
+        sign_envelope(unsigned, agency)
+    assert caught.value.code == "envelope_malformed"
+    assert "xlink" in caught.value.message
+
+
+def test_a_scanned_attachment_over_libxml2s_10_mb_text_limit(
+    agency: Identity, trust: TrustStore, now: datetime
+) -> None:
+    scan = b"%PDF-1.7\n" + os.urandom(8_000_000)  # base64 text of ~10.7 MB
+    header = edoc.DocumentHeader(
+        from_=edoc.Organization(H56, organ_name="UBND tỉnh Thanh Hóa"),
+        to=[edoc.Organization("000.00.00.G22")],
+        subject="Hồ sơ quét",
+    )
+    package = edoc.build_document(
+        header, attachments=[edoc.AttachmentFile("scan.pdf", "application/pdf", scan)]
+    )
+    assert len(package) > 10_000_000
+    signed = sign_envelope(package, agency)
+    assert verify_envelope(signed, trust, at=now).organ_id == H56
+
+
 def test_status_package_round_trip(agency: Identity, trust: TrustStore, now: datetime) -> None:
     status = edoc.build_status(
         edoc.StatusHeader(
@@ -244,7 +274,7 @@ def test_tampered_sha1_package_is_still_caught(
 
 def test_public_sample_fails_cleanly(trust: TrustStore, now: datetime) -> None:
     # Signed with SHA-1 by a VNPT certificate: not of our CA, whatever else is wrong with it.
-    sample = Path("/work/shared/samples/edxml/edoc.edxml").read_bytes()
+    sample = Path(__file__).parents[1] / "edoc" / "samples" / "edoc.edxml".read_bytes()
     signing_time = datetime(2018, 5, 15, 7, 19, 17, tzinfo=UTC)  # its SigningTime
     with pytest.raises(CertificateError) as caught:
         verify_envelope(sample, trust, at=signing_time)

@@ -13,6 +13,7 @@ from lgsp.outbox import (
     list_outbox,
     mark_failed,
     mark_sent,
+    mark_sent_many,
     outbox_counts,
     requeue_dead,
 )
@@ -153,6 +154,25 @@ async def test_mark_sent_settles_the_row_with_a_forwarded_hop(db, clock, store_d
         == []
     )
     assert not await mark_sent(db.session_factory, "no-such-row", hub_id=HUB, now=sent_at)
+
+
+async def test_mark_sent_many_settles_rows_in_one_go(db, clock, store_document):
+    package_ids = await make_rows(store_document, 3)
+    items = await claim_due(db.session_factory, owner="a", now=clock.now(), limit=3, lease=LEASE)
+    first, *rest = (item.id for item in items)
+    assert await mark_sent(db.session_factory, first, hub_id=HUB, now=clock.now())
+
+    changed = await mark_sent_many(
+        db.session_factory, [first, *rest, "no-such-row"], hub_id=HUB, now=clock.now()
+    )
+
+    assert sorted(changed) == sorted(rest)
+    async with db.session(readonly=True) as session:
+        assert (await outbox_counts(session))[OutboxState.SENT] == 3
+        for package_id in package_ids:
+            hops = await hops_of(session, package_id)
+            assert [h.event for h in hops] == [HopEvent.ACCEPTED, HopEvent.FORWARDED]
+    assert await mark_sent_many(db.session_factory, [], hub_id=HUB, now=clock.now()) == []
 
 
 async def test_failures_back_off_exponentially_with_deterministic_full_jitter(
