@@ -161,7 +161,7 @@ def test_signing_refuses_what_is_not_an_edxml_package(agency: Identity) -> None:
 def test_signing_a_package_with_undeclared_prefixes_is_refused(agency: Identity) -> None:
     # The public sample uses xlink:href without declaring xlink: edoc reads it, but no
     # canonical form exists, so it cannot be signed.
-    sample = Path(__file__).parents[1] / "edoc" / "samples" / "edoc.edxml".read_bytes()
+    sample = (Path(__file__).parents[1] / "edoc" / "samples" / "edoc.edxml").read_bytes()
     unsigned = re.sub(rb"<Signature .*?</Signature>", b"", sample, flags=re.S)
     unsigned = unsigned.replace(b"002.00.20.H13", H56.encode())
     with pytest.raises(SignatureError) as caught:
@@ -274,7 +274,7 @@ def test_tampered_sha1_package_is_still_caught(
 
 def test_public_sample_fails_cleanly(trust: TrustStore, now: datetime) -> None:
     # Signed with SHA-1 by a VNPT certificate: not of our CA, whatever else is wrong with it.
-    sample = Path(__file__).parents[1] / "edoc" / "samples" / "edoc.edxml".read_bytes()
+    sample = (Path(__file__).parents[1] / "edoc" / "samples" / "edoc.edxml").read_bytes()
     signing_time = datetime(2018, 5, 15, 7, 19, 17, tzinfo=UTC)  # its SigningTime
     with pytest.raises(CertificateError) as caught:
         verify_envelope(sample, trust, at=signing_time)

@@ -23,6 +23,10 @@ HUB = "lgsp-h56"
 LEASE = timedelta(seconds=30)
 
 
+async def claim(db, *, owner, now, limit):
+    return await claim_due(db.session_factory, owner=owner, now=now, limit=limit, lease=LEASE)
+
+
 async def make_rows(store_document, n, destination="ndxp"):
     packages = [await store_document(forwards={destination: ["000.00.00.G22"]}) for _ in range(n)]
     return [package.id for package in packages]
@@ -38,9 +42,9 @@ async def test_claim_leases_due_rows_to_one_owner(db, clock, store_document):
     await make_rows(store_document, 3)
     now = clock.now()
 
-    first = await claim_due(db.session_factory, owner="a", now=now, limit=2, lease=LEASE)
-    second = await claim_due(db.session_factory, owner="b", now=now, limit=10, lease=LEASE)
-    third = await claim_due(db.session_factory, owner="c", now=now, limit=10, lease=LEASE)
+    first = await claim(db, owner="a", now=now, limit=2)
+    second = await claim(db, owner="b", now=now, limit=10)
+    third = await claim(db, owner="c", now=now, limit=10)
 
     assert len(first) == 2 and len(second) == 1 and third == []
     assert {i.lease_owner for i in first} == {"a"} and second[0].lease_owner == "b"
@@ -64,32 +68,19 @@ async def test_claim_takes_the_oldest_due_first_and_skips_rows_not_due(db, clock
         )
         await session.commit()
 
-    claimed = await claim_due(
-        db.session_factory, owner="a", now=clock.advance(minutes=-30), limit=10, lease=LEASE
-    )
+    claimed = await claim(db, owner="a", now=clock.advance(minutes=-30), limit=10)
 
     assert [i.package_id for i in claimed] == [p.id for p in packages]
     assert later.id not in {i.id for i in claimed}
-    assert (
-        await claim_due(db.session_factory, owner="a", now=clock.now(), limit=0, lease=LEASE) == []
-    )
+    assert await claim(db, owner="a", now=clock.now(), limit=0) == []
 
 
 async def test_an_expired_lease_is_claimed_again(db, clock, store_document):
     await make_rows(store_document, 1)
-    [item] = await claim_due(
-        db.session_factory, owner="crashed", now=clock.now(), limit=5, lease=LEASE
-    )
+    [item] = await claim(db, owner="crashed", now=clock.now(), limit=5)
 
-    assert (
-        await claim_due(
-            db.session_factory, owner="b", now=clock.advance(seconds=29), limit=5, lease=LEASE
-        )
-        == []
-    )
-    [again] = await claim_due(
-        db.session_factory, owner="b", now=clock.advance(seconds=2), limit=5, lease=LEASE
-    )
+    assert await claim(db, owner="b", now=clock.advance(seconds=29), limit=5) == []
+    [again] = await claim(db, owner="b", now=clock.advance(seconds=2), limit=5)
 
     assert again.id == item.id and again.lease_owner == "b"
     # The crashed owner's late report does not disturb the new owner's attempt ...
@@ -114,9 +105,7 @@ async def test_concurrent_claims_never_share_a_row(db, clock, store_document):
 
     async def claim(owner: str) -> list[str]:
         ids: list[str] = []
-        while batch := await claim_due(
-            db.session_factory, owner=owner, now=clock.now(), limit=4, lease=LEASE
-        ):
+        while batch := await claim(db, owner=owner, now=clock.now(), limit=4):
             ids += [item.id for item in batch]
         return ids
 
@@ -128,7 +117,7 @@ async def test_concurrent_claims_never_share_a_row(db, clock, store_document):
 
 async def test_mark_sent_settles_the_row_with_a_forwarded_hop(db, clock, store_document):
     [package_id] = await make_rows(store_document, 1)
-    [item] = await claim_due(db.session_factory, owner="a", now=clock.now(), limit=1, lease=LEASE)
+    [item] = await claim(db, owner="a", now=clock.now(), limit=1)
     sent_at = clock.advance(seconds=2)
 
     assert await mark_sent(db.session_factory, item.id, hub_id=HUB, now=sent_at)
@@ -147,18 +136,13 @@ async def test_mark_sent_settles_the_row_with_a_forwarded_hop(db, clock, store_d
         (HopEvent.FORWARDED, sent_at, {"to": "ndxp", "attempt": 1})
     ]
     assert counts == {OutboxState.PENDING: 0, OutboxState.SENT: 1, OutboxState.DEAD: 0}
-    assert (
-        await claim_due(
-            db.session_factory, owner="a", now=clock.advance(hours=1), limit=1, lease=LEASE
-        )
-        == []
-    )
+    assert await claim(db, owner="a", now=clock.advance(hours=1), limit=1) == []
     assert not await mark_sent(db.session_factory, "no-such-row", hub_id=HUB, now=sent_at)
 
 
 async def test_mark_sent_many_settles_rows_in_one_go(db, clock, store_document):
     package_ids = await make_rows(store_document, 3)
-    items = await claim_due(db.session_factory, owner="a", now=clock.now(), limit=3, lease=LEASE)
+    items = await claim(db, owner="a", now=clock.now(), limit=3)
     first, *rest = (item.id for item in items)
     assert await mark_sent(db.session_factory, first, hub_id=HUB, now=clock.now())
 
@@ -184,9 +168,7 @@ async def test_failures_back_off_exponentially_with_deterministic_full_jitter(
 
     delays = []
     for attempt in range(1, 6):
-        [item] = await claim_due(
-            db.session_factory, owner="a", now=clock.now(), limit=1, lease=LEASE
-        )
+        [item] = await claim(db, owner="a", now=clock.now(), limit=1)
         failed = await mark_failed(
             db.session_factory,
             item.id,
@@ -208,12 +190,8 @@ async def test_failures_back_off_exponentially_with_deterministic_full_jitter(
         delays.append(delay)
         # Not due a microsecond before its time; due exactly then.
         assert (
-            await claim_due(
-                db.session_factory,
-                owner="a",
-                now=failed.next_attempt_at - timedelta(microseconds=1),
-                limit=1,
-                lease=LEASE,
+            await claim(
+                db, owner="a", now=failed.next_attempt_at - timedelta(microseconds=1), limit=1
             )
             == []
         )
@@ -233,9 +211,7 @@ async def test_a_row_dies_at_the_attempt_limit_and_an_operator_can_requeue_it(
     policy = RetryPolicy(base=0.1, cap=0.1, max_attempts=3)
 
     for _ in range(3):
-        [item] = await claim_due(
-            db.session_factory, owner="a", now=clock.advance(seconds=1), limit=1, lease=LEASE
-        )
+        [item] = await claim(db, owner="a", now=clock.advance(seconds=1), limit=1)
         last = await mark_failed(
             db.session_factory,
             item.id,
@@ -248,12 +224,7 @@ async def test_a_row_dies_at_the_attempt_limit_and_an_operator_can_requeue_it(
         )
 
     assert last is not None and (last.state, last.attempts) == (OutboxState.DEAD, 3)
-    assert (
-        await claim_due(
-            db.session_factory, owner="a", now=clock.advance(hours=1), limit=1, lease=LEASE
-        )
-        == []
-    )
+    assert await claim(db, owner="a", now=clock.advance(hours=1), limit=1) == []
     async with db.session(readonly=True) as session:
         dead = await list_outbox(session, state=OutboxState.DEAD)
         none_pending = await list_outbox(session, state=OutboxState.PENDING)
@@ -266,15 +237,13 @@ async def test_a_row_dies_at_the_attempt_limit_and_an_operator_can_requeue_it(
 
     assert await requeue_dead(db.session_factory, item.id, now=clock.now())
     assert not await requeue_dead(db.session_factory, item.id, now=clock.now())
-    [revived] = await claim_due(
-        db.session_factory, owner="b", now=clock.now(), limit=1, lease=LEASE
-    )
+    [revived] = await claim(db, owner="b", now=clock.now(), limit=1)
     assert (revived.id, revived.attempts, revived.last_error) == (item.id, 0, "refused")
 
 
 async def test_a_permanent_failure_dies_at_once(db, clock, store_document):
     await make_rows(store_document, 1)
-    [item] = await claim_due(db.session_factory, owner="a", now=clock.now(), limit=1, lease=LEASE)
+    [item] = await claim(db, owner="a", now=clock.now(), limit=1)
 
     dead = await mark_failed(
         db.session_factory,
