@@ -129,13 +129,17 @@ _SURNAMES = (
 )
 _MALE = (
     ("Văn", "Hữu", "Đức", "Minh", "Quang", "Công", "Xuân", "Thanh", "Ngọc", "Trọng"),
-    ("An", "Bình", "Cường", "Dũng", "Hải", "Hùng", "Khánh", "Long", "Nam", "Phong")
-    + ("Quân", "Sơn", "Thắng", "Trung", "Tuấn", "Việt", "Vinh", "Hiếu", "Thành", "Tâm"),
+    (
+        *("An", "Bình", "Cường", "Dũng", "Hải", "Hùng", "Khánh", "Long", "Nam", "Phong"),
+        *("Quân", "Sơn", "Thắng", "Trung", "Tuấn", "Việt", "Vinh", "Hiếu", "Thành", "Tâm"),
+    ),
 )
 _FEMALE = (
     ("Thị", "Thị", "Ngọc", "Thu", "Minh", "Thanh", "Hồng", "Kim", "Phương", "Bích"),
-    ("Anh", "Chi", "Dung", "Hà", "Hạnh", "Hằng", "Hoa", "Hương", "Lan", "Liên")
-    + ("Linh", "Mai", "Nga", "Nhung", "Oanh", "Phượng", "Thảo", "Trang", "Vân", "Yến"),
+    (
+        *("Anh", "Chi", "Dung", "Hà", "Hạnh", "Hằng", "Hoa", "Hương", "Lan", "Liên"),
+        *("Linh", "Mai", "Nga", "Nhung", "Oanh", "Phượng", "Thảo", "Trang", "Vân", "Yến"),
+    ),
 )
 
 
@@ -184,9 +188,7 @@ def agency_card(
         name=name,
         abbreviation=abbreviation,
         head=Signatory(vietnamese_name(f"{organ_id}|head"), position, competence),
-        clerk=StaffInfo(
-            department="Văn thư - Lưu trữ", staff=vietnamese_name(f"{organ_id}|clerk")
-        ),
+        clerk=StaffInfo(department="Văn thư - Lưu trữ", staff=vietnamese_name(f"{organ_id}|clerk")),
         place=place,
     )
 

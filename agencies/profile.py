@@ -34,6 +34,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+import edoc
 from edoc import StatusCode
 from simtime import VIETNAM_TZ
 
@@ -74,7 +75,10 @@ class StatusStep(BaseModel):
     @field_validator("code", mode="before")
     @classmethod
     def _known_step(cls, value: object) -> StatusCode:
-        code = StatusCode.parse(str(value))
+        try:
+            code = StatusCode.parse(str(value))
+        except edoc.EdocError as exc:
+            raise ValueError(exc.message) from None
         if code not in _STEP_CODES:
             allowed = ", ".join(sorted(c.value for c in _STEP_CODES))
             raise ValueError(f"status {code.value} cannot be a step (allowed: {allowed})")
@@ -153,24 +157,28 @@ class Profile(BaseModel):
             if self.processing is not None and index == len(self.steps) - 1 and index > 0:
                 # The last step is the end of processing: drawn against the DueDate, but never
                 # before the step in front of it.
-                offset = max(offset - delay, self._completion(rng, received_at, due_date))
+                completion = _completion(self.processing, rng, received_at, due_date)
+                offset = max(offset - delay, completion)
             plan.append((offset, step.code))
         return plan
 
-    def _completion(
-        self, rng: random.Random, received_at: _dt.datetime, due_date: _dt.date | None
-    ) -> float:
-        processing = self.processing
-        assert processing is not None
-        if due_date is not None:
-            # A DueDate is a Vietnamese calendar date: the document is due by the end of it.
-            deadline = _dt.datetime.combine(
-                due_date + _dt.timedelta(days=1), _dt.time(), tzinfo=VIETNAM_TZ
-            )
-            days = max((deadline - received_at).total_seconds() / 86_400, 0.0)
-        else:
-            days = processing.default_due_days
-        return processing.draw_fraction(rng) * days * processing.seconds_per_day
+
+def _completion(
+    processing: Processing,
+    rng: random.Random,
+    received_at: _dt.datetime,
+    due_date: _dt.date | None,
+) -> float:
+    """Seconds from receipt to the end of processing, drawn against the DueDate."""
+    if due_date is not None:
+        # A DueDate is a Vietnamese calendar date: the document is due by the end of it.
+        deadline = _dt.datetime.combine(
+            due_date + _dt.timedelta(days=1), _dt.time(), tzinfo=VIETNAM_TZ
+        )
+        days = max((deadline - received_at).total_seconds() / 86_400, 0.0)
+    else:
+        days = processing.default_due_days
+    return processing.draw_fraction(rng) * days * processing.seconds_per_day
 
 
 def preset_names() -> tuple[str, ...]:
@@ -184,8 +192,10 @@ def load_profile(source: str | Path | None = None) -> Profile:
         source = "demo"
     text_source = str(source)
     if text_source in _PRESETS:
-        text = resources.files("agencies").joinpath(f"profiles/{text_source}.json").read_text(
-            encoding="utf-8"
+        text = (
+            resources.files("agencies")
+            .joinpath(f"profiles/{text_source}.json")
+            .read_text(encoding="utf-8")
         )
         where = f"preset {text_source!r}"
     else:

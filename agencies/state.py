@@ -11,6 +11,7 @@ Everything but the register is touched from the event loop only, so it needs no 
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import threading
@@ -198,7 +199,9 @@ class FleetState:
         if document is None:
             self.counts["statuses_unmatched"] += 1
             return False
-        document.statuses.append(status)
+        # Statuses are handled concurrently and may be recorded out of order: keep them in the
+        # order of their own Timestamp (seconds), the code breaking ties (01 < 03 < … < 06).
+        bisect.insort(document.statuses, status, key=lambda s: (s.at, s.code))
         return True
 
     # -- received ------------------------------------------------------------------------------
@@ -303,12 +306,11 @@ class OutgoingRegister:
             number = years.get(str(year), 0) + 1
             years[str(year)] = number
             if self.path is not None:
-                self._save()
+                self._save(self.path)
             return number
 
-    def _save(self) -> None:
-        assert self.path is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+    def _save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self._last, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        os.replace(tmp, path)

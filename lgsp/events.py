@@ -46,16 +46,72 @@ class Event:
     def to_json(self) -> str:
         """The event as one JSON object (``type``, ``hub_id``, ``at`` and the data)."""
         return json.dumps(
-            {"type": self.type.value, "hub_id": self.hub_id, "at": self.at.isoformat(), **self.data},
+            {
+                "type": self.type.value,
+                "hub_id": self.hub_id,
+                "at": self.at.isoformat(),
+                **self.data,
+            },
             ensure_ascii=False,
             default=str,
         )
 
 
-class _Subscription:
-    def __init__(self, maxsize: int) -> None:
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=maxsize)
-        self.dropped = 0
+class BusClosedError(Exception):
+    """The hub is stopping: no more events will come."""
+
+
+class Subscription:
+    """One listener's queue; iterate it, or call :meth:`next` with a timeout."""
+
+    def __init__(self, *, hub_id: str, clock: Clock, maxsize: int) -> None:
+        self._hub_id = hub_id
+        self._clock = clock
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=maxsize)
+        self._dropped = 0
+        self._closed = False
+
+    def offer(self, event: Event | None) -> None:
+        """Queue an event (None: the end), dropping the oldest when full."""
+        if self._queue.full():
+            # A live view wants what is happening now, not what it missed.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                if self._queue.get_nowait() is not None:
+                    self._dropped += 1
+        self._queue.put_nowait(event)
+
+    async def next(self, wait: float | None = None) -> Event | None:
+        """The next event, or None after ``wait`` seconds; BusClosedError at the end."""
+        if self._closed:
+            raise BusClosedError
+        if self._dropped:
+            lost, self._dropped = self._dropped, 0
+            return Event(
+                type=EventType.DROPPED,
+                hub_id=self._hub_id,
+                at=self._clock.now(),
+                data={"count": lost},
+            )
+        try:
+            event = await asyncio.wait_for(self._queue.get(), timeout=wait)
+        except TimeoutError:
+            return None
+        if event is None:
+            self._closed = True
+            raise BusClosedError
+        return event
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            try:
+                event = await self.next()
+            except BusClosedError:
+                return
+            if event is not None:
+                yield event
 
 
 class EventBus:
@@ -65,7 +121,7 @@ class EventBus:
         self.hub_id = hub_id
         self._clock = clock
         self._queue_size = queue_size
-        self._subscriptions: set[_Subscription] = set()
+        self._subscriptions: set[Subscription] = set()
         self._closed = False
 
     @property
@@ -77,50 +133,23 @@ class EventBus:
         """Timestamp an event on the hub's clock and hand it to every subscriber."""
         event = Event(type=type_, hub_id=self.hub_id, at=self._clock.now(), data=data)
         for subscription in self._subscriptions:
-            self._offer(subscription, event)
+            subscription.offer(event)
         return event
 
-    def _offer(self, subscription: _Subscription, event: Event) -> None:
-        queue = subscription.queue
-        if queue.full():
-            # Drop the oldest: a live view wants what is happening now.
-            with contextlib.suppress(asyncio.QueueEmpty):
-                queue.get_nowait()
-            subscription.dropped += 1
-        queue.put_nowait(event)
-
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[AsyncIterator[Event]]:
+    async def subscribe(self) -> AsyncIterator[Subscription]:
         """Listen until the block exits: ``async with bus.subscribe() as events: ...``."""
-        subscription = _Subscription(self._queue_size)
+        subscription = Subscription(hub_id=self.hub_id, clock=self._clock, maxsize=self._queue_size)
         if self._closed:
-            subscription.queue.put_nowait(None)
+            subscription.offer(None)
         self._subscriptions.add(subscription)
         try:
-            yield self._iterate(subscription)
+            yield subscription
         finally:
             self._subscriptions.discard(subscription)
-
-    async def _iterate(self, subscription: _Subscription) -> AsyncIterator[Event]:
-        while True:
-            event = await subscription.queue.get()
-            if event is None:
-                return
-            if subscription.dropped:
-                lost, subscription.dropped = subscription.dropped, 0
-                yield Event(
-                    type=EventType.DROPPED,
-                    hub_id=self.hub_id,
-                    at=self._clock.now(),
-                    data={"count": lost},
-                )
-            yield event
 
     def close(self) -> None:
         """End every subscription (the hub is stopping)."""
         self._closed = True
         for subscription in self._subscriptions:
-            queue = subscription.queue
-            while queue.full():
-                queue.get_nowait()
-            queue.put_nowait(None)
+            subscription.offer(None)

@@ -21,7 +21,7 @@ from .base import AckState, HubError, InboxItem, PackageKind, Receipt
 UrlSource = str | Callable[[], str | None]
 """The hub's base URL, or a function giving it (None while the hub is not started yet)."""
 
-_TOKEN_PATH = "/api/v1/token"
+_TOKEN_PATH = "/api/v1/token"  # noqa: S105 - a URL path, not a password
 
 
 class NativeHubClient:
@@ -147,7 +147,9 @@ class NativeHubClient:
                 method, url, content=content, json=json, params=params, headers=headers
             )
         except httpx.TimeoutException as exc:
-            raise HubError("hub_timeout", f"{method} {url}: no answer in time ({exc!r})", 504)
+            raise HubError(
+                "hub_timeout", f"{method} {url}: no answer in time ({exc!r})", 504
+            ) from None
         except httpx.TransportError as exc:
             raise HubError("hub_unavailable", f"{method} {url}: {exc!r}", 503) from None
 

@@ -202,9 +202,7 @@ class HubVerifier:
         try:
             certificate, fingerprint = _load_certificate(value)
         except (binascii.Error, ValueError, UnsupportedAlgorithm):
-            raise hub_auth_failed(
-                f"{HEADER_CERTIFICATE} is not a base64 DER certificate"
-            ) from None
+            raise hub_auth_failed(f"{HEADER_CERTIFICATE} is not a base64 DER certificate") from None
         cached = self._validated.get(fingerprint)
         if cached is not None and time.monotonic() < cached[1]:
             return certificate, cached[0]

@@ -82,7 +82,11 @@ def read_systems_file(path: Path, *, hub_id: str) -> list[SystemEntry] | None:
             raise ValueError(f"{path}[{index}] is not an object")
         if item.get("hub_id") != hub_id:
             continue
-        system_id, secret, agencies = item.get("system_id"), item.get("secret"), item.get("agencies")
+        system_id, secret, agencies = (
+            item.get("system_id"),
+            item.get("secret"),
+            item.get("agencies"),
+        )
         if not isinstance(system_id, str) or not system_id:
             raise ValueError(f"{path}[{index}] has no system_id")
         if not isinstance(secret, str) or not secret:
@@ -90,9 +94,7 @@ def read_systems_file(path: Path, *, hub_id: str) -> list[SystemEntry] | None:
         if not isinstance(agencies, list) or not all(isinstance(a, str) for a in agencies):
             raise ValueError(f"{path}[{index}] ({system_id}) needs agencies: a list of OrganIds")
         entries.append(
-            SystemEntry(
-                system_id=system_id, secret=secret, hub_id=hub_id, agencies=tuple(agencies)
-            )
+            SystemEntry(system_id=system_id, secret=secret, hub_id=hub_id, agencies=tuple(agencies))
         )
     return entries
 

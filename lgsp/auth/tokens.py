@@ -82,7 +82,8 @@ class TokenService:
     def _check(self, token: str) -> tuple[str, float]:
         invalid = AuthError("invalid_token", "the access token is not one this hub issued")
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != _PREFIX:
+        # Unpadded base64url only: one token, one spelling (no "=" variants of the same MAC).
+        if len(parts) != 3 or parts[0] != _PREFIX or "=" in token:
             raise invalid
         body = f"{parts[0]}.{parts[1]}"
         try:

@@ -8,12 +8,14 @@ Refusals raise :class:`IntakeError` (``code``, ``message``, ``http_status``).
 
 from __future__ import annotations
 
+from .batch import GroupCommit
 from .errors import IntakeError
 from .models import StatusLink
 from .schemas import Receipt
 from .service import IntakeContext, accept_from_hub, accept_from_system
 
 __all__ = [
+    "GroupCommit",
     "IntakeContext",
     "IntakeError",
     "Receipt",

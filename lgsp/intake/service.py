@@ -27,7 +27,6 @@ from lgsp.events import EventBus, EventType
 from lgsp.routing import Directory, Route, RoutingError
 from lgsp.store import (
     LOCAL_ORIGIN,
-    Database,
     InboxItem,
     OutboxItem,
     PackageKind,
@@ -36,6 +35,7 @@ from lgsp.store import (
 )
 from simtime import Clock
 
+from .batch import GroupCommit
 from .errors import IntakeError
 from .models import StatusLink
 from .schemas import Receipt
@@ -48,7 +48,7 @@ class IntakeContext:
     """What intake needs from the running hub."""
 
     hub_id: str
-    db: Database
+    commits: GroupCommit  # the store's write path: one transaction per burst of packages
     directory: Directory
     trust: keys.TrustStore
     clock: Clock
@@ -127,8 +127,14 @@ def _check_complete(facts: _Facts, size: int) -> None:
         )
 
 
-def _route(ctx: IntakeContext, facts: _Facts, recipients: Sequence[str], *,
-           came_from: str | None, size: int) -> Route:
+def _route(
+    ctx: IntakeContext,
+    facts: _Facts,
+    recipients: Sequence[str],
+    *,
+    came_from: str | None,
+    size: int,
+) -> Route:
     try:
         return ctx.directory.route(recipients, came_from=came_from)
     except RoutingError as exc:
@@ -194,7 +200,8 @@ async def _store(
     ctx: IntakeContext, facts: _Facts, body: bytes, route: Route, *, origin: str
 ) -> Receipt:
     now = ctx.clock.now()
-    async with ctx.db.session() as session:
+
+    async def job(session: AsyncSession) -> Receipt:
         package, created = await store_package(
             session,
             hub_id=ctx.hub_id,
@@ -212,8 +219,8 @@ async def _store(
             forwards=route.forwards,
         )
         if not created:
+            # Built before the session ends: a rollback would expire the loaded package.
             recipients = await _recipients_of(session, package.id)
-            await session.rollback()
             return _receipt(package, recipients, duplicate=True)
         if facts.response_for_organ and facts.response_for_document:
             # Statuses only: lets a trace of the document list what came back.
@@ -228,11 +235,14 @@ async def _store(
                     "at": now,
                 },
             )
-        await session.commit()
-    _publish_accepted(ctx, package, facts, route, origin=origin)
-    if route.forwards:
-        ctx.wake_outbox()
-    return _receipt(package, route.recipients, duplicate=False)
+        return _receipt(package, route.recipients, duplicate=False)
+
+    receipt = await ctx.commits.run(job)
+    if not receipt.duplicate:
+        _publish_accepted(ctx, receipt, facts, route, origin=origin, size=len(body))
+        if route.forwards:
+            ctx.wake_outbox()
+    return receipt
 
 
 def _receipt(package: StoredPackage, recipients: Sequence[str], *, duplicate: bool) -> Receipt:
@@ -266,12 +276,12 @@ async def _recipients_of(session: AsyncSession, package_id: str) -> list[str]:
 
 
 def _publish_accepted(
-    ctx: IntakeContext, package: StoredPackage, facts: _Facts, route: Route, *, origin: str
+    ctx: IntakeContext, receipt: Receipt, facts: _Facts, route: Route, *, origin: str, size: int
 ) -> None:
     if not ctx.events.subscribers:
         return  # the common case under load: build no payloads nobody reads
     data: dict[str, Any] = {
-        "doc_id": package.id,
+        "doc_id": receipt.doc_id,
         "kind": facts.kind.value,
         "sender": facts.sender,
         "document_id": facts.document_id,
@@ -279,13 +289,13 @@ def _publish_accepted(
         "local": list(route.local),
         "forwards": {hub: list(group) for hub, group in route.forwards.items()},
         "origin": origin,
-        "size": package.size,
+        "size": size,
     }
     ctx.events.publish(EventType.ACCEPTED, **data)
     if facts.kind is PackageKind.STATUS:
         ctx.events.publish(
             EventType.STATUS,
-            doc_id=package.id,
+            doc_id=receipt.doc_id,
             code=facts.status_code,
             sender=facts.sender,
             response_for={

@@ -117,6 +117,11 @@ class Directory:
             raise PeerUnknownError(hub_id, str(self._services_path))
         return url
 
+    def reload_peers(self) -> None:
+        """Forget the peer addresses read so far and read ``services.json`` again."""
+        self._peers = {}
+        self._load_services()
+
     def _load_services(self) -> None:
         try:
             raw = json.loads(self._services_path.read_text(encoding="utf-8"))

@@ -213,6 +213,22 @@ async def find_by_dedupe_key(session: AsyncSession, key: str) -> StoredPackage |
     return found.first()
 
 
+async def package_meta(
+    session: AsyncSession, *, package_id: str | None = None, key: str | None = None
+) -> PackageMeta | None:
+    """Return a package's metadata without its bytes, by its id or its dedupe ``key``."""
+    if (package_id is None) == (key is None):
+        raise ValueError("give exactly one of package_id and key")
+    condition = (
+        col(StoredPackage.id) == package_id
+        if package_id is not None
+        else col(StoredPackage.dedupe_key) == key
+    )
+    statement: Select[*tuple[Any, ...]] = Select(*_META_COLUMNS).where(condition)
+    row = (await session.exec(statement)).first()
+    return None if row is None else _meta(row)
+
+
 async def list_inbox(
     session: AsyncSession,
     *,
@@ -234,14 +250,7 @@ async def list_inbox(
     if kind is not None:
         statement = statement.where(StoredPackage.kind == kind)
     rows = await session.exec(statement)
-    return [
-        # Columns come straight from the table, so skip pydantic validation.
-        InboxEntry(
-            item=row[0],
-            package=PackageMeta.model_construct(**dict(zip(_META_FIELDS, row[1:], strict=True))),
-        )
-        for row in rows
-    ]
+    return [InboxEntry(item=row[0], package=_meta(row[1:])) for row in rows]
 
 
 async def inbox_item(session: AsyncSession, *, package_id: str, recipient: str) -> InboxItem | None:
@@ -349,6 +358,11 @@ async def hops_of(session: AsyncSession, package_id: str) -> list[Hop]:
         select(Hop).where(Hop.package_id == package_id).order_by(col(Hop.id))
     )
     return list(found)
+
+
+def _meta(columns: Sequence[Any]) -> PackageMeta:
+    # The values come straight from the table's columns: skip pydantic validation.
+    return PackageMeta.model_construct(**dict(zip(_META_FIELDS, columns, strict=True)))
 
 
 async def _transition(

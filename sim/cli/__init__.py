@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bench, demo, edxml, edxml_signing, keys, pdf
+from . import bench, demo, edxml, edxml_signing, keys, pdf, send, tour, up
 
 app = typer.Typer(
     name="lgsp-sim",
@@ -17,6 +17,10 @@ app.add_typer(edxml.app, name="edxml")
 app.add_typer(pdf.app, name="pdf")
 app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.demo)
+app.command("up")(up.up)
+app.command("init")(up.init)
+app.command("send")(send.send)
+app.command("tour")(tour.tour)
 del edxml_signing  # registers `edxml sign` and `edxml verify` on edxml.app
 
 

@@ -21,9 +21,7 @@ def tour(
 ) -> None:
     """Walk one real document through signing and verification, no services needed.
 
-    The PDF, the personal and agency PAdES signatures, the edXML package, its envelope
-    signature, the recipient's checks, a status package back; then a tampered copy, an
-    unsigned one and a revoked signer, refused.
+    The PDF, the personal and agency PAdES signatures, the edXML package, its envelope signature, the recipient's checks, a status package back; then a tampered copy, an unsigned one and a revoked signer, refused.
     """
     from sim.showcase import Step, run_showcase
 

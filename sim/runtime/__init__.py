@@ -37,6 +37,7 @@ from .supervisor import (
     SupervisorError,
     is_running,
     plan_services,
+    shielded,
 )
 
 __all__ = [
@@ -63,5 +64,6 @@ __all__ = [
     "hub_schema_for",
     "is_running",
     "plan_services",
+    "shielded",
     "sync_client",
 ]

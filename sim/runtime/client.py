@@ -327,9 +327,13 @@ class Exchange:
             return None
         return SentDocument.from_json(_object(response))
 
-    async def received(self, fleet: str, *, organ_id: str | None = None) -> list[dict[str, Any]]:
-        """`GET /fleet/received`: the documents a fleet's agencies (or one agency) received."""
-        params = {"organ_id": organ_id} if organ_id else None
+    async def received(
+        self, fleet: str, *, organ_id: str | None = None, limit: int = 10_000
+    ) -> list[dict[str, Any]]:
+        """`GET /fleet/received`: what a fleet's agencies (or one agency) received, newest first."""
+        params: dict[str, str | int] = {"limit": limit}
+        if organ_id:
+            params["organ_id"] = organ_id
         raw = _object(await self._request(fleet, "GET", "/fleet/received", params=params))
         return [dict(item) for item in raw.get("items") or ()]
 
@@ -356,9 +360,13 @@ class Exchange:
         """`GET /api/v1/stats`."""
         return _object(await self._request(hub, "GET", "/api/v1/stats"))
 
-    async def outbox(self, hub: str, *, state: str | None = None) -> list[dict[str, Any]]:
-        """`GET /api/v1/outbox`: forwarding rows (all, or in one state)."""
-        params = {"state": state} if state else None
+    async def outbox(
+        self, hub: str, *, state: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """`GET /api/v1/outbox`: forwarding rows (all, or in one state), oldest first."""
+        params: dict[str, str | int] = {"limit": limit}
+        if state:
+            params["state"] = state
         raw = (await self._request(hub, "GET", "/api/v1/outbox", params=params)).json()
         items = raw.get("items", []) if isinstance(raw, Mapping) else raw
         return [dict(item) for item in items or ()]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from sim.runtime import StatusRecord
 from simtime import VIETNAM_TZ
 
 from .track import PathHop, Tracked, status_table
@@ -54,9 +54,16 @@ def clock_time(text: str) -> str:
 
 
 def path_tree(
-    doc: Tracked, hops: Sequence[PathHop], *, names: Mapping[str, str] | None = None
+    doc: Tracked,
+    hops: Sequence[PathHop],
+    *,
+    statuses: Sequence[StatusRecord] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Tree:
-    """A document's path (each hub's hops with times) and the statuses of each recipient."""
+    """A document's path (each hub's hops with times) and the statuses of each recipient.
+
+    ``statuses``: as the sender's hub recorded them; default: the sender fleet's record.
+    """
     names = names or {}
     heading = Text()
     heading.append(doc.label, style="bold")
@@ -67,16 +74,24 @@ def path_tree(
     path = tree.add(Text(f"path ({clock_time(hops[0].at)} first hop)" if hops else "path"))
     if not hops:
         path.add(Text("no hub reported a hop for it", style="yellow"))
-    for hop in hops:
+    for group in _grouped(hops):
+        first, last = group[0], group[-1]
         line = Text()
-        line.append(f"{offset(hop.at, origin):>10}  ", style="cyan")
-        line.append(f"{hop.hub_id:<10} ", style="bold")
-        line.append(hop.event)
-        if hop.detail:
-            line.append(f"  {hop.detail}", style="dim")
+        line.append(f"{offset(first.at, origin):>10}  ", style="cyan")
+        line.append(f"{first.hub_id:<10} ", style="bold")
+        line.append(f"{first.event:<10}")
+        if len(group) == 1:
+            if first.detail:
+                line.append(f"  {first.detail}", style="dim")
+        else:
+            line.append(
+                f"  ×{len(group)} (one per recipient), the last at {offset(last.at, origin)}",
+                style="dim",
+            )
         path.add(line)
-    statuses = tree.add(Text("statuses back to the sender"))
-    rows = status_table(doc)
+    legend = ", ".join(f"{code} {name}" for code, name in STATUS_NAMES.items() if code != "02")
+    answers = tree.add(Text.assemble("statuses back to the sender ", (f"({legend})", "dim")))
+    rows = status_table(doc, statuses)
     shown = list(rows.items())
     for organ_id, codes in shown[:8]:
         line = Text()
@@ -87,17 +102,38 @@ def path_tree(
         line.append("  ")
         if not codes:
             line.append("nothing yet", style="yellow")
-        for code, at in codes:
-            style = "red" if code == "02" else "green"
-            line.append(f"{code} ", style=style)
-            line.append(f"{offset(at, origin)}  ", style="dim")
-        statuses.add(line)
+        line.append_text(
+            Text("  ").join(
+                Text.assemble(
+                    (code, "red" if code == "02" else "green"), " ", (offset(at, origin), "dim")
+                )
+                for code, at in codes
+            )
+        )
+        answers.add(line)
     if len(shown) > 8:
         done = sum(1 for _, codes in shown if {"01", "03", "06"} <= {c for c, _ in codes})
-        statuses.add(
+        answers.add(
             Text(f"… and {len(shown) - 8} more recipients ({done}/{len(shown)} at 06 in all)")
         )
     return tree
+
+
+def _grouped(hops: Sequence[PathHop], *, limit: int = 3) -> list[list[PathHop]]:
+    # A fan-out makes one hop per recipient: beyond ``limit`` alike hops, one line says it.
+    groups: dict[tuple[str, str], list[PathHop]] = {}
+    for hop in hops:
+        groups.setdefault((hop.hub_id, hop.event), []).append(hop)
+    lines: list[list[PathHop]] = []
+    shown: set[tuple[str, str]] = set()
+    for hop in hops:
+        key = (hop.hub_id, hop.event)
+        if len(groups[key]) <= limit:
+            lines.append([hop])
+        elif key not in shown:
+            shown.add(key)
+            lines.append(groups[key])
+    return lines
 
 
 def _recipients(recipients: Sequence[str]) -> str:
@@ -107,7 +143,7 @@ def _recipients(recipients: Sequence[str]) -> str:
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested counters as ``a.b.c`` → value (numbers and short strings only)."""
+    """Nested counters as ``a.b.c`` → value (numbers only: ids and times are the headings)."""
     flat: dict[str, Any] = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
@@ -115,7 +151,7 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             flat.update(flatten(value, f"{name}."))
         elif isinstance(value, bool):
             flat[name] = "yes" if value else "no"
-        elif isinstance(value, int | float) or (isinstance(value, str) and len(value) <= 24):
+        elif isinstance(value, int | float):
             flat[name] = value
     return flat
 
@@ -150,30 +186,23 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def documents_table(documents: Iterable[Tracked]) -> Table:
-    """Per document: recipients and how many reached each wanted status."""
-    table = Table(title="Documents and their statuses", title_justify="left")
-    table.add_column("document")
-    table.add_column("from")
-    table.add_column("to", justify="right")
+def stages_table(stages: Mapping[str, Sequence[Tracked]]) -> Table:
+    """Per stage of a scenario: documents, recipients, and how many reached each status."""
+    table = Table(title="Documents and the statuses that came back", title_justify="left")
+    table.add_column("stage")
+    table.add_column("documents", justify="right")
+    table.add_column("recipients", justify="right")
     for code in ("01", "03", "06", "02"):
         table.add_column(f"{code} {STATUS_NAMES[code]}", justify="right")
-    for doc in documents:
-        counts = {
-            code: sum(code in doc.codes_from(r) for r in doc.recipients)
-            for code in ("01", "03", "06", "02")
-        }
-        total = len(doc.recipients)
+    for stage, documents in stages.items():
+        pairs = [(d, r) for d in documents for r in d.recipients]
+        total = len(pairs)
         cells = []
-        for code, count in counts.items():
-            style = "green" if count == total and code != "02" else ""
+        for code in ("01", "03", "06", "02"):
+            count = sum(code in d.codes_from(r) for d, r in pairs)
             if code == "02":
-                style = "red" if count else "dim"
-            cells.append(Text(f"{count}/{total}" if code != "02" else str(count), style=style))
-        table.add_row(Text(doc.label), Text(doc.sender), str(total), *cells)
+                cells.append(Text(str(count), style="red" if count else "dim"))
+            else:
+                cells.append(Text(f"{count}/{total}", style="green" if count == total else "red"))
+        table.add_row(stage, str(len(documents)), str(total), *cells)
     return table
-
-
-def group(*parts: RenderableType) -> Group:
-    """Several renderables printed as one."""
-    return Group(*parts)

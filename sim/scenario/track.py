@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sim.runtime import Exchange, SentDocument, ServiceError, Trace
+from sim.runtime import Exchange, SentDocument, ServiceError, StatusRecord, Trace
 
 WANTED = ("01", "03", "06")
 REJECTED = "02"
@@ -134,10 +134,25 @@ def merged_hops(traces: Iterable[Trace]) -> list[PathHop]:
     return sorted(hops, key=lambda h: h.at)
 
 
-def status_table(doc: Tracked) -> Mapping[str, list[tuple[str, str]]]:
-    """Recipient → the (code, time) pairs it sent back, in order."""
+def sender_hub_statuses(traces: Iterable[Trace], hub_id: str) -> tuple[StatusRecord, ...] | None:
+    """The statuses as the sender's hub recorded them (precise times), if it answered."""
+    for trace in traces:
+        if trace.hub == hub_id:
+            return trace.statuses
+    return None
+
+
+def status_table(
+    doc: Tracked, statuses: Iterable[StatusRecord] | None = None
+) -> Mapping[str, list[tuple[str, str]]]:
+    """Recipient → the (code, time) pairs it sent back, in order.
+
+    ``statuses`` (the sender hub's record) wins over the sender fleet's, whose times are the
+    status packages' own, to the second.
+    """
     rows: dict[str, list[tuple[str, str]]] = {r: [] for r in doc.recipients}
-    if doc.sent is not None:
-        for status in sorted(doc.sent.statuses, key=lambda s: s.at):
-            rows.setdefault(status.from_, []).append((status.code, status.at))
+    if statuses is None:
+        statuses = doc.sent.statuses if doc.sent is not None else ()
+    for status in sorted(statuses, key=lambda s: (s.at, s.code)):
+        rows.setdefault(status.from_, []).append((status.code, status.at))
     return rows

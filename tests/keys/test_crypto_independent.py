@@ -202,7 +202,7 @@ def test_signxml_verifies_our_signature_and_rejects_a_changed_byte(
     assert result.signed_xml is not None
     assert "Thanh Hóa" in signed.decode()
 
-    tampered = signed.replace("Thanh Hóa".encode(), "Thanh Hoa".encode(), 1)
+    tampered = signed.replace("Thanh Hóa".encode(), b"Thanh Hoa", 1)
     with pytest.raises(InvalidSignature):
         XMLVerifier().verify(tampered, x509_cert=certificate, expect_config=config)
     with pytest.raises(SignatureError) as caught:

@@ -103,13 +103,13 @@ async def test_an_expired_lease_is_claimed_again(db, clock, store_document):
 async def test_concurrent_claims_never_share_a_row(db, clock, store_document):
     await make_rows(store_document, 60)
 
-    async def claim(owner: str) -> list[str]:
+    async def drain(owner: str) -> list[str]:
         ids: list[str] = []
         while batch := await claim(db, owner=owner, now=clock.now(), limit=4):
             ids += [item.id for item in batch]
         return ids
 
-    claimed = await asyncio.gather(*(claim(f"w{n}") for n in range(4)))
+    claimed = await asyncio.gather(*(drain(f"w{n}") for n in range(4)))
 
     every = [row for rows in claimed for row in rows]
     assert len(every) == len(set(every)) == 60

@@ -26,6 +26,7 @@ from lgsp.store import (
     inbox_item,
     list_inbox,
     mark_fetched,
+    package_meta,
     record_hop,
     sha256_hex,
     store_package,
@@ -205,9 +206,17 @@ async def test_find_by_dedupe_key(db, clock):
         found = await find_by_dedupe_key(session, key)
         missing = await find_by_dedupe_key(session, "0" * 64)
         unknown = await get_package(session, "f" * 32)
+        by_id = await package_meta(session, package_id=package.id)
+        by_key = await package_meta(session, key=key)
+        no_meta = await package_meta(session, package_id="f" * 32)
+        with pytest.raises(ValueError):
+            await package_meta(session, package_id=package.id, key=key)
 
     assert found is not None and found.id == package.id
-    assert missing is None and unknown is None
+    assert missing is None and unknown is None and no_meta is None
+    assert by_id == by_key
+    assert type(by_id) is PackageMeta
+    assert (by_id.id, by_id.sha256, by_id.size) == (package.id, package.sha256, package.size)
 
 
 async def test_list_inbox_filters_orders_and_leaves_the_bytes_out(db, clock, store_document):

@@ -1,0 +1,27 @@
+"""``POST /api/v1/hub/packages``: a package handed over by the previous hub."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from lgsp.api.deps import HubDep, PeerHub, RawBody
+from lgsp.api.rejections import submission
+from lgsp.intake import Receipt, accept_from_hub
+
+from .packages import XML_BODY, receipt_response
+
+router = APIRouter(prefix="/api/v1/hub", tags=["hub-to-hub"])
+
+
+@router.post(
+    "/packages",
+    status_code=201,
+    response_model=Receipt,
+    responses={200: {"model": Receipt, "description": "a duplicate: the first receipt"}},
+    openapi_extra=XML_BODY,
+)
+@submission("hub")
+async def receive_from_hub(peer: PeerHub, body: RawBody, hub: HubDep) -> Response:
+    """Store and route a package for the recipients in ``X-Lgsp-Recipients``."""
+    receipt = await accept_from_hub(ctx=hub.intake, peer=peer, body=body)
+    return receipt_response(receipt)
