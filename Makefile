@@ -2,7 +2,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := xmlsec1 poppler-utils openssl libnss3-tools fonts-dejavu-core
+DEBS   := xmlsec1 poppler-utils openssl libnss3-tools fonts-dejavu-core wrk
 DATA   ?= .lgsp-data
 
 .PHONY: setup debs demo test lint typecheck bench clean

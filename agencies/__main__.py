@@ -28,6 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to listen on (FLEET_PORT, default 8100)")
     serve.add_argument("--profile", help="behaviour profile: demo, realistic or a JSON file")
     serve.add_argument("--hub-url", help="the hub's URL (default: from DIR/services.json)")
+    serve.add_argument(
+        "--protocol",
+        choices=("sdk", "native"),
+        help="talk to the hub over the SDK's VXP protocol or the native REST API "
+        "(FLEET_PROTOCOL, default sdk)",
+    )
     serve.add_argument("--workers", type=int, help="signing threads (FLEET_WORKERS, default 2)")
     serve.add_argument("--log-level", help="uvicorn log level (default info)")
     args = parser.parse_args(argv)

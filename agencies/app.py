@@ -21,11 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import edoc
 import keys
-from simtime import Clock, WallClock
+from simtime import Clock, clock_for_data_dir
 
 from .clerk import Clerk
-from .fleet import Fleet, FleetError, native_client, read_config
+from .fleet import Fleet, FleetError, native_client, read_config, sdk_client
 from .hubclient import HubClient
+from .load import router as load_router
 from .profile import load_profile
 from .settings import FleetSettings
 
@@ -256,16 +257,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = hub
+        if client is None and settings.protocol == "sdk":
+            client = sdk_client(config, hub_url=settings.hub_url, timeout=settings.hub_timeout)
         fleet = Fleet(
             config,
-            hub=hub
+            hub=client
             or native_client(
                 config,
                 hub_url=settings.hub_url,
                 timeout=settings.hub_timeout,
                 inbox_limit=inbox_limit,
             ),
-            clock=clock or WallClock(),
+            clock=clock or clock_for_data_dir(settings.data),  # sim.json's shared clock
             profile=profile,
             workers=settings.workers,
             history=settings.history,
@@ -296,5 +300,6 @@ def create_app(
     )
     app.include_router(health)
     app.include_router(router)
+    app.include_router(load_router)  # POST /fleet/load
     _install_error_handlers(app)
     return app

@@ -32,6 +32,7 @@ from datetime import datetime
 import edoc
 import keys
 from edoc import StatusCode
+from simtime import rate_of
 
 from .drafting import draft_status
 from .fleet import Fleet
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 _REMEMBER_HANDLED = 50_000
 _SUBMIT_RETRIES = 5
 _MAX_POLL_BACKOFF = 2.0  # a hub started after its fleet is found within 2 s
+_MIN_SCALED_POLL = 0.2  # a fast simulated clock shortens polling down to this, no further
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ class Clerk:
     async def run(self) -> None:
         """Poll forever; hub errors slow the loop down, never stop it."""
         interval = self.fleet.profile.poll_interval
+        # On a fast simulated clock the profile's seconds are simulated ones (see _chain).
+        interval = max(interval / rate_of(self.fleet.clock), min(interval, _MIN_SCALED_POLL))
         delay = interval
         while True:
             try:
@@ -267,11 +271,14 @@ class Clerk:
             return
         await self._ack(item, "done")
         verified = inspection.envelope == "valid"
+        topology = fleet.config.topology
+        agency = topology.get(record.to) if topology is not None else None
         plan = fleet.profile.plan(
             rng=self._rng,
             received_at=received_at,
             due_date=package.header.due_date,
             verified=verified,
+            tier=agency.tier.value if agency is not None else None,
         )
         if any(code is StatusCode.REJECTED for _, code in plan):
             fleet.state.counts["rejected"] += 1
@@ -337,7 +344,8 @@ class Clerk:
             await self._send_status(document, record, code, reason=reason)
             self._chain(document, record, plan, index + 1, base=base, reason=reason)
 
-        self._at(base + offset, step)
+        # Plan offsets are seconds of the fleet clock: real seconds scale by its rate.
+        self._at(base + offset / rate_of(self.fleet.clock), step)
 
     def _at(self, when: float, job: Callable[[], Awaitable[None]]) -> None:
         loop = asyncio.get_running_loop()

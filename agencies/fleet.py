@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -25,7 +26,7 @@ from sim.topology import Topology, TopologyError, load_topology
 from simtime import Clock
 
 from .drafting import AgencyCard, DocumentSpec, Draft, agency_card, draft_document
-from .hubclient import HubClient, HubError, NativeHubClient, Receipt
+from .hubclient import HubClient, HubError, NativeHubClient, Receipt, SdkHubClient
 from .profile import Profile
 from .state import FleetState, OutgoingRegister, SentDocument
 
@@ -406,6 +407,24 @@ class SendOutcome:
         if self.error is not None:
             data["error"] = self.error
         return data
+
+
+def sdk_client(
+    config: FleetConfig,
+    *,
+    hub_url: str | None = None,
+    timeout: float = 30.0,
+    now: Callable[[], datetime] | None = None,
+) -> SdkHubClient:
+    """The VXP (SDK protocol) client of a fleet: ``hub_url``, else services.json's hub."""
+    directory = ServiceDirectory(config.services_file)
+    return SdkHubClient(
+        system_id=config.fleet_id,
+        secret=config.secret,
+        base_url=hub_url if hub_url else (lambda: directory.url(config.hub_id)),
+        timeout=timeout,
+        now=now,
+    )
 
 
 def native_client(

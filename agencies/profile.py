@@ -10,6 +10,8 @@ any file of the same shape)::
                 {"code": "03", "after": 0.2},     each ``after`` seconds after the previous
                 {"code": "06", "after": 0.5, "jitter": 0.1}],   (± jitter, a fraction)
       "rejection_rate": 0.0,                      share of documents answered 01 then 02
+      "offline_rate": {"commune": 0.1, "*": 0.0}, share processed off the system, by the
+                                                  recipient's tier: 01 and 03 only, no 04-06
       "rejection_delay": 0.2,                     seconds between that 01 and the 02
       "reject_unverified": true,                  02 at once when the envelope does not verify
       "processing": {                             optional: when the last step comes,
@@ -49,6 +51,10 @@ _STEP_CODES = frozenset(
         StatusCode.COMPLETED,
     }
 )
+
+
+# What an agency processing a document off the system still answers through it.
+_REGISTERED = frozenset({StatusCode.ARRIVED, StatusCode.ACCEPTED})
 
 
 class ProfileError(Exception):
@@ -125,10 +131,19 @@ class Profile(BaseModel):
         StatusStep(code=StatusCode.COMPLETED, after=0.5),
     )
     rejection_rate: float = Field(default=0.0, ge=0, le=1)
+    offline_rate: dict[str, float] = Field(default_factory=dict)
     rejection_delay: float = Field(default=0.2, ge=0)
     reject_unverified: bool = True
     processing: Processing | None = None
     seed: int | None = None
+
+    @field_validator("offline_rate")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for tier, rate in value.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"offline_rate of {tier!r} must be between 0 and 1")
+        return value
 
     def rng(self) -> random.Random:
         """A random generator for this profile's draws (seeded when ``seed`` is set)."""
@@ -141,6 +156,7 @@ class Profile(BaseModel):
         received_at: _dt.datetime,
         due_date: _dt.date | None,
         verified: bool,
+        tier: str | None = None,
     ) -> list[tuple[float, StatusCode]]:
         """The statuses to answer a document with: (seconds after receipt, code), in order."""
         if not verified and self.reject_unverified:
@@ -160,6 +176,10 @@ class Profile(BaseModel):
                 completion = _completion(self.processing, rng, received_at, due_date)
                 offset = max(offset - delay, completion)
             plan.append((offset, step.code))
+        offline = self.offline_rate.get(tier or "", self.offline_rate.get("*", 0.0))
+        if offline > 0 and rng.random() < offline:
+            # Registered in the system, then handled on paper: nothing past 03 comes back.
+            plan = [(at, code) for at, code in plan if code in _REGISTERED]
         return plan
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,8 @@ class FleetSettings(BaseSettings):
     """A shipped profile name (``demo``, ``realistic``) or the path of a profile JSON file."""
     hub_url: str | None = None
     """The hub's base URL; by default it is read from ``DIR/services.json``."""
+    protocol: Literal["sdk", "native"] = "sdk"
+    """How the fleet talks to its hub: the national SDK's VXP protocol or the native REST API."""
     hub_timeout: float = Field(default=30.0, gt=0)
     workers: int = Field(default=2, ge=1, le=64)
     """Threads for signing and verifying (CPU-bound, ~20-40 ms a PAdES operation)."""

@@ -33,6 +33,13 @@ def build_parser(
     serve.add_argument("--database-schema", help="PostgreSQL schema (LGSP_DATABASE_SCHEMA)")
     serve.add_argument("--topology", help="topology preset or file, overriding DIR/sim.json")
     serve.add_argument("--strict", action="store_true", default=None, help="refuse SHA-1")
+    serve.add_argument(
+        "--sdk-strict",
+        action="store_true",
+        default=None,
+        help="SDK front: refuse stale timestamps and replays (LGSP_SDK_STRICT)",
+    )
+    serve.add_argument("--sdk-prefix", help="path of the SDK calls (LGSP_SDK_PREFIX, default /)")
     serve.add_argument("--log-level", default="info", help="debug, info, warning, error")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     return parser
@@ -49,6 +56,8 @@ def settings_from(args: argparse.Namespace, **fixed: Any) -> HubSettings:
         "database_schema": args.database_schema,
         "topology": args.topology,
         "strict": args.strict,
+        "sdk_strict": args.sdk_strict,
+        "sdk_prefix": args.sdk_prefix,
     }
     given.update(fixed)
     return HubSettings(**{key: value for key, value in given.items() if value is not None})

@@ -44,10 +44,13 @@ from lgsp.events import EventBus
 from lgsp.intake import GroupCommit, IntakeContext
 from lgsp.outbox import OutboxWorker, RetryPolicy
 from lgsp.routing import Directory
+from lgsp.sdk import install_sdk
 from lgsp.settings import HubRole, HubSettings
+from lgsp.simclock import CrlKeeper, for_clock, hub_clock, outbox_lease
+from lgsp.stats.runtime import StatsRuntime
 from lgsp.store import Database
 from sim.topology import TopologyError, load_topology
-from simtime import Clock, WallClock
+from simtime import Clock, ClockSpecError
 
 log = logging.getLogger("lgsp")
 
@@ -139,12 +142,22 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        hub = await start_hub(settings, clock=clock or WallClock(), transport=transport)
+        hub = await start_hub(settings, clock=clock or hub_clock(settings), transport=transport)
         app.state.hub = hub
+        # Statistics (signature assessment in a low-priority process) and the upkeep of a
+        # fast simulated clock run beside the hub, never on its request path.
+        app.state.stats = stats = StatsRuntime(hub.settings, hub.writes)
+        keeper = CrlKeeper(KeyStore(hub.settings.keys_dir), hub.clock)
+        stats.start()
+        keeper.start()
         try:
             yield
         finally:
-            await stop_hub(hub)
+            try:
+                await keeper.stop()
+                await stats.stop()
+            finally:
+                await stop_hub(hub)
 
     role = "national axis (NDXP)" if settings.role is HubRole.NDXP else "provincial axis (LGSP)"
     app = FastAPI(
@@ -155,6 +168,7 @@ def create_app(
     )
     install_error_handlers(app, on_refusal=log_refusal)
     app.include_router(api_router)
+    install_sdk(app, prefix=settings.sdk_prefix)  # the VXP protocol (lgsp/sdk)
     return app
 
 
@@ -162,6 +176,10 @@ def check_startup(settings: HubSettings) -> None:
     """Check what a start needs from the data directory, before serving (HubStartupError)."""
     _directory(settings)
     _keystore(settings)
+    try:
+        hub_clock(settings)
+    except ClockSpecError as exc:
+        raise HubStartupError("sim_json_invalid", f"sim.json: {exc}") from None
 
 
 def _keystore(settings: HubSettings) -> KeyStore:
@@ -178,6 +196,7 @@ async def start_hub(
     settings: HubSettings, *, clock: Clock, transport: httpx.AsyncBaseTransport | None = None
 ) -> Hub:
     """Build and start every service of the hub (see the module docstring for the order)."""
+    settings = for_clock(settings, clock)  # durations scaled to a fast simulated clock
     now = clock.now()
     hub_id = settings.hub_id
     directory = _directory(settings)
@@ -221,6 +240,7 @@ async def start_hub(
         ),
         poll_interval=settings.poll_interval,
         concurrency=settings.outbox_concurrency,
+        lease=outbox_lease(clock),
     )
     intake = IntakeContext(
         hub_id=hub_id,
@@ -330,7 +350,7 @@ async def _load_systems(
     cipher = secret_cipher(secret, hub_id=hub_id)
     path = settings.data_dir / "systems.json"
     try:
-        entries = read_systems_file(path, hub_id=hub_id)
+        entries = read_systems_file(path, hub_id=hub_id, cipher=cipher)
     except ValueError as exc:
         raise HubStartupError("systems_json_invalid", str(exc)) from None
     if entries is None:

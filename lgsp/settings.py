@@ -69,6 +69,25 @@ class HubSettings(BaseSettings):
     hub_clock_skew: float = Field(
         default=300.0, gt=0, description="accepted age of a hub request's timestamp, seconds"
     )
+    # The SDK-compatible front (lgsp/sdk, docs/sdk-errors.md).
+    sdk_prefix: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        description="path prefix of the SDK calls; default: the hub's root (/sendEdoc, ...)",
+    )
+    sdk_strict: bool = Field(
+        default=False, description="refuse stale SDK timestamps and replayed SDK requests"
+    )
+    sdk_window: float = Field(
+        default=300.0, gt=0, description="SDK timestamp freshness and replay window, seconds"
+    )
+    sdk_utc_offset_minutes: int = Field(
+        default=420, ge=-720, le=840, description="zone of SDK client timestamps (Vietnam: 420)"
+    )
+    # Statistics (lgsp/stats): off also stops the signature assessment process.
+    stats: bool = Field(
+        default=True, description="keep statistics and assess signatures (a low-priority process)"
+    )
 
     @field_validator("hub_id")
     @classmethod
@@ -78,6 +97,12 @@ class HubSettings(BaseSettings):
                 f"hub id {value!r} must be lower-case letters, digits, '.', '_' or '-'"
             )
         return value
+
+    @field_validator("sdk_prefix", mode="before")
+    @classmethod
+    def _strip_prefix(cls, value: object) -> object:
+        # "/" and "/vxp/" mean the root and /vxp: routes are mounted without a trailing slash.
+        return value.rstrip("/") if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check_backoff(self) -> HubSettings:

@@ -7,5 +7,6 @@ from fastapi import APIRouter
 from .routes import agencies, events, health, hub, inbox, outbox, packages, stats, token, trace
 
 api_router = APIRouter()
-for module in (health, token, packages, inbox, trace, agencies, outbox, stats, events, hub):
+# Routes are matched in this order: the two intake paths, the busiest, come first.
+for module in (packages, hub, inbox, token, health, trace, agencies, outbox, stats, events):
     api_router.include_router(module.router)

@@ -66,8 +66,15 @@ class System:
         return organ_id in self.agencies
 
 
-def read_systems_file(path: Path, *, hub_id: str) -> list[SystemEntry] | None:
-    """The entries of ``path`` for ``hub_id``; None when the file does not exist."""
+def read_systems_file(
+    path: Path, *, hub_id: str, cipher: Fernet | None = None
+) -> list[SystemEntry] | None:
+    """The entries of ``path`` for ``hub_id``; None when the file does not exist.
+
+    An entry may hold ``secret_encrypted`` (a Fernet token under ``cipher``, as written by
+    ``lgsp-sim systems add``) instead of a plain ``secret``; one that does not decrypt is
+    skipped with an error in the log (the key changed), not fatal.
+    """
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -89,6 +96,18 @@ def read_systems_file(path: Path, *, hub_id: str) -> list[SystemEntry] | None:
         )
         if not isinstance(system_id, str) or not system_id:
             raise ValueError(f"{path}[{index}] has no system_id")
+        encrypted = item.get("secret_encrypted")
+        if secret is None and isinstance(encrypted, str) and encrypted and cipher is not None:
+            try:
+                secret = cipher.decrypt(encrypted.encode()).decode()
+            except (InvalidToken, ValueError):
+                log.error(
+                    "%s: the secret of system %s does not decrypt with the key of %s; skipped",
+                    path,
+                    system_id,
+                    hub_id,
+                )
+                continue
         if not isinstance(secret, str) or not secret:
             raise ValueError(f"{path}[{index}] ({system_id}) has no secret")
         if not isinstance(agencies, list) or not all(isinstance(a, str) for a in agencies):
@@ -199,6 +218,20 @@ class SystemRegistry:
             )
             digests[row.system_id] = self._digest(secret)
         self._systems, self._digests = systems, digests
+
+    def grant(self, system_id: str, organ_ids: Iterable[str]) -> None:
+        """Let a loaded system speak for more agencies (registered at run time)."""
+        system = self._systems.get(system_id)
+        if system is not None:
+            agencies = system.agencies | frozenset(organ_ids)
+            self._systems[system_id] = System(system_id=system_id, agencies=agencies)
+
+    def revoke(self, system_id: str, organ_ids: Iterable[str]) -> None:
+        """Stop a loaded system from speaking for these agencies."""
+        system = self._systems.get(system_id)
+        if system is not None:
+            agencies = system.agencies - frozenset(organ_ids)
+            self._systems[system_id] = System(system_id=system_id, agencies=agencies)
 
     def authenticate(self, system_id: str, secret: str) -> System:
         """Return the system if ``secret`` is its secret; AuthError ``invalid_client`` if not."""

@@ -61,6 +61,7 @@ class GroupCommit:
         return await asyncio.shield(future)
 
     async def _drain(self) -> None:
+        batch: list[_Pending[Any]] = []
         try:
             while self._queue:
                 batch = self._queue[: self._max_batch]
@@ -68,11 +69,10 @@ class GroupCommit:
                 await self._write(batch)
         except BaseException as exc:
             # Cancelled (the hub is stopping) or a bug: nobody may wait forever.
-            for pending in self._queue:
+            failure = exc if isinstance(exc, Exception) else RuntimeError("intake stopped")
+            for pending in [*batch, *self._queue]:
                 if not pending.future.done():
-                    pending.future.set_exception(
-                        exc if isinstance(exc, Exception) else RuntimeError("intake stopped")
-                    )
+                    pending.future.set_exception(failure)
             self._queue.clear()
             raise
 

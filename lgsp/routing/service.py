@@ -56,6 +56,8 @@ class Directory:
         self._services_path = services_path
         self._peers: dict[str, str] = {}
         self._peers_loaded = False
+        # Agencies outside the topology hosted here (SDK registerAgency, systems.json).
+        self._hosted: frozenset[str] = frozenset()
 
     # -- agencies and next hops -----------------------------------------------------------
 
@@ -71,15 +73,34 @@ class Directory:
         """The hub to forward ``organ_id``'s packages to, or None when it is local."""
         agency = self.topology.get(organ_id)
         if agency is None:
-            raise RoutingError(
-                "unknown_recipient",
-                f"recipient {organ_id!r} is not an agency of topology {self.topology.name!r}",
-            )
+            return self._next_hop_unlisted(organ_id)
         if agency.hub_id == self.hub_id:
             return None
         # A province reaches everything outside it through the national axis; the national
         # axis hands each recipient to the hub it is attached to.
         return agency.hub_id if self.is_national else self.national_hub_id
+
+    def set_hosted(self, organ_ids: Iterable[str]) -> None:
+        """Agencies outside the topology that are hosted here from now on (local recipients)."""
+        self._hosted = frozenset(organ_ids)
+
+    def is_hosted(self, organ_id: str) -> bool:
+        """Whether ``organ_id`` is an agency outside the topology hosted at this hub."""
+        return organ_id in self._hosted
+
+    def _next_hop_unlisted(self, organ_id: str) -> str | None:
+        # An agency registered at run time is known only to its own hub; every other hub
+        # routes it by its level-1 code (Hxx: that province's LGSP, Gxx: the NDXP).
+        if organ_id in self._hosted:
+            return None
+        home = self.topology.home_hub(organ_id)
+        if home is None or home == self.hub_id:
+            why = f"nor registered at {home}" if home else "and its level-1 code names no hub"
+            raise RoutingError(
+                "unknown_recipient",
+                f"recipient {organ_id!r} is not an agency of topology {self.topology.name!r} {why}",
+            )
+        return home if self.is_national else self.national_hub_id
 
     def route(self, recipients: Iterable[str], *, came_from: str | None = None) -> Route:
         """Split ``recipients`` into local ones and next hops; refuse unknowns and loops.

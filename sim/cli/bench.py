@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from simtime import WallClock
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from sim.bench.exchange import ExchangeFigures
 
 app = typer.Typer(
     help="Benchmarks: print figures measured on this machine, in one run.", no_args_is_help=True
@@ -59,3 +65,217 @@ def crypto(
         f"envelope verify = {figures.envelope_verify_vs_raw:.2f}x raw verify (bar: ≤ {ENVELOPE_BAR:g}x); "
         f"PAdES signing {figures.pades_speedup:.1f}x faster than the plain default (bar: ≥ {PADES_BAR:g}x)"
     )
+
+
+@app.command("exchange")
+def exchange(
+    seconds: Annotated[
+        float,
+        typer.Option(min=0.2, help="Seconds each rate is measured (after --warmup)."),
+    ] = 5.0,
+    warmup: Annotated[
+        float, typer.Option(min=0, help="Seconds of load before each rate's window opens.")
+    ] = 1.0,
+    concurrency: Annotated[
+        int,
+        typer.Option(min=1, help="Keep-alive connections of the load generator (bare and hub)."),
+    ] = 32,
+    documents: Annotated[
+        int,
+        typer.Option(min=0, help="End-to-end documents between two provinces (0: skip that part)."),
+    ] = 60,
+    e2e_concurrency: Annotated[
+        int, typer.Option(min=1, help="End-to-end documents in flight at once.")
+    ] = 8,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds the end-to-end documents may take to complete.")
+    ] = 180.0,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            help="Profile the hub with py-spy while it accepts; write its folded stacks here.",
+            show_default=False,
+        ),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the CA and the signed packages are kept between runs "
+            "(default: ~/.cache/lgsp-sim/bench-exchange).",
+            show_default=False,
+        ),
+    ] = None,
+    wrk_check: Annotated[
+        bool, typer.Option(help="Also time the bare endpoint with wrk, when installed.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Time one hub's acceptance of signed packages against HTTP + verification, and the
+    end-to-end exchange between two provinces."""
+    from sim.bench.exchange import machine_state, run_exchange_bench
+
+    from ._common import reported_errors
+
+    status = Console(stderr=True)
+    cpus, load = machine_state()
+    status.print(
+        f"{cpus} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
+        + ("  (busy: figures will be noisy)" if load[0] > 1.5 else "")
+    )
+    with reported_errors(), _PhaseProgress(status) as reporter:
+        figures = run_exchange_bench(
+            at=WallClock().now(),
+            seconds=seconds,
+            warmup=warmup,
+            concurrency=concurrency,
+            documents=documents,
+            e2e_concurrency=e2e_concurrency,
+            e2e_timeout=timeout,
+            cache=cache,
+            profile=profile,
+            wrk_check=wrk_check,
+            reporter=reporter,
+        )
+    if as_json:
+        typer.echo(json.dumps(figures.as_dict(), indent=2, ensure_ascii=False))
+        return
+    _print_exchange(figures, Console())
+    if profile is not None:
+        _print_profile(profile, Console())
+
+
+class _PhaseProgress:
+    """The bench's phases as rows of a rich progress display on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress: Progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> _PhaseProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finish()
+        self.progress.stop()
+
+    def phase(self, text: str, total: int | None = None) -> None:
+        """Close the current row and open one for the new phase."""
+        self._finish()
+        self.task = self.progress.add_task(text, total=total)
+
+    def advance(self, completed: int, total: int | None = None) -> None:
+        """Move the current row's count."""
+        if self.task is not None:
+            self.progress.update(self.task, completed=completed, total=total)
+
+    def _finish(self) -> None:
+        if self.task is not None:
+            task = self.progress.tasks[-1]
+            # A phase without a count shows as one step done once it is over.
+            total = task.total if task.total is not None else 1
+            self.progress.update(self.task, total=total, completed=max(task.completed, total))
+            self.task = None
+
+
+def _print_exchange(figures: ExchangeFigures, out: Console) -> None:
+    from sim.bench.exchange import ACCEPTANCE_BAR, FLEET_PROFILE
+
+    load = figures.load_average
+    out.print(
+        f"machine: {figures.cpu_count} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
+        f"{load[2]:.2f} at start; package {figures.package_bytes:,} B; "
+        f"{figures.concurrency} connections"
+    )
+    out.print(f"load generator: {figures.load_generator}")
+    table = Table(title="One hub's acceptance against the floor of HTTP + verification")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row(
+        "bare FastAPI endpoint, same body (HTTP ceiling)",
+        f"{figures.bare_requests_per_s:,.0f} req/s",
+    )
+    if figures.bare_wrk_requests_per_s is not None:
+        table.add_row(
+            "  the same with wrk (generator check)", f"{figures.bare_wrk_requests_per_s:,.0f} req/s"
+        )
+    table.add_row(
+        "envelope verification (keys.verify_envelope)", f"{figures.envelope_verify_ms:.3f} ms"
+    )
+    table.add_row("floor = 1 / (1/bare + verify)", f"{figures.floor_per_s:,.0f} /s")
+    acceptance = figures.acceptance.load
+    table.add_row(
+        "one LGSP, SQLite: packages accepted (201)", f"{figures.acceptance_per_s:,.0f} /s"
+    )
+    table.add_row(
+        "  request latency p50 / p99",
+        f"{acceptance.latency_p50_ms:.1f} / {acceptance.latency_p99_ms:.1f} ms",
+    )
+    errors = ", ".join(f"{k}: {v}" for k, v in sorted(acceptance.errors.items())) or "none"
+    table.add_row("  errors", errors)
+    table.add_row("acceptance / floor", f"{figures.acceptance_vs_floor:.2f}")
+    e2e = figures.end_to_end
+    if e2e is not None:
+        table.add_row(
+            f"end to end H56 → H04, 01+03+06 back ({FLEET_PROFILE} profile)",
+            f"{e2e.docs_per_s:.2f} docs/s ({e2e.completed}/{e2e.documents})",
+        )
+        table.add_row(
+            "  send call → 06 seen at the sender fleet, p50 / p99",
+            f"{e2e.latency_ms(50):,.0f} / {e2e.latency_ms(99):,.0f} ms",
+        )
+        table.add_row(
+            "  accepted → 06 stored at the sender's LGSP, p50 / p99",
+            f"{e2e.hub_latency_ms(50):,.0f} / {e2e.hub_latency_ms(99):,.0f} ms",
+        )
+        e2e_errors = ", ".join(f"{k}: {v}" for k, v in sorted(e2e.errors.items())) or "none"
+        table.add_row("  errors", e2e_errors)
+    out.print(table)
+    if acceptance.exhausted:
+        out.print(
+            f"note: the {figures.packages_available:,} cached packages ran out before the end of the window"
+        )
+    verdict = "met" if figures.acceptance_bar_met else "NOT met"
+    out.print(
+        f"acceptance = {figures.acceptance_vs_floor:.2f}x the floor (bar: ≥ {ACCEPTANCE_BAR:g}x): "
+        f"{verdict}",
+        style="green" if figures.acceptance_bar_met else "red",
+    )
+
+
+def _print_profile(path: Path, out: Console) -> None:
+    from sim.bench.exchange import profile_breakdown, summarize_profile
+
+    samples, lines = summarize_profile(path)
+    if not samples:
+        out.print(f"profile: no samples in {path}")
+        return
+    parts = Table(title=f"Where the hub's time goes while accepting ({samples:,} py-spy samples)")
+    parts.add_column("part of the request path")
+    parts.add_column("share of samples", justify="right")
+    for name, share in profile_breakdown(path)[1]:
+        parts.add_row(name, f"{share:.1%}")
+    out.print(parts)
+    table = Table(title=f"Functions with the most samples of their own ({path})")
+    table.add_column("function (self time first)")
+    table.add_column("self", justify="right")
+    table.add_column("with callees", justify="right")
+    for line in lines:
+        table.add_row(line.function, f"{line.self_share:.1%}", f"{line.total_share:.1%}")
+    out.print(table)

@@ -34,11 +34,12 @@ from sim.scenario.day import (
     plan_day,
     run_day,
 )
-from sim.scenario.render import path_tree, stages_table, stats_table
+from sim.scenario.render import hub_summary, path_tree, stages_table, stats_table
 from sim.scenario.track import Tracked, collect_path, merged_hops, sender_hub_statuses
 from sim.topology import Topology
 
 from ._common import console, reported_errors
+from .up import ProtocolOption
 
 # One document per stage is drawn with its full path; the rest are counted in the tables.
 PATH_SAMPLES = ("directive", "pass-on", "reports", "between provinces", "from a ministry")
@@ -68,13 +69,14 @@ def demo(
     timeout: Annotated[
         float, typer.Option(help="Seconds each wait for statuses may take.")
     ] = DEFAULT_TIMEOUT,
+    protocol: ProtocolOption = None,
 ) -> None:
     """Run the exchange for a scripted day, show every document's path, exit 0 if all went well.
 
     Starts the NDXP, one LGSP per province and one DMS fleet per hub as processes; then Thanh Hóa's People's Committee sends a directive to its districts, each district passes it on to its communes, the communes report back, Thanh Hóa writes to Đắk Nông, the Government Office writes to the provinces, and an unsigned and a tampered document are refused. Every recipient must answer 01, 03 and 06. Then statistics, and everything stops.
     """
     began = time.monotonic()
-    supervisor = Supervisor(data, topology=topology)
+    supervisor = Supervisor(data, topology=topology, protocol=protocol.value if protocol else None)
     with reported_errors():
         try:
             _start(supervisor)
@@ -236,7 +238,8 @@ async def _show_stats(exchange: Exchange, topology: Topology) -> None:
     hubs = await asyncio.gather(*(fetch(n, True) for n in hub_ids))
     fleets = await asyncio.gather(*(fetch(n, False) for n in fleet_ids))
     console.rule("Statistics")
-    console.print(stats_table("Hubs (GET /api/v1/stats)", dict(hubs)))
+    summaries = {name: hub_summary(stats) for name, stats in hubs}
+    console.print(stats_table("Hubs (GET /api/v1/stats)", summaries))
     console.print(stats_table("Fleets (GET /fleet/stats)", dict(fleets)))
 
 

@@ -6,6 +6,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -31,6 +32,24 @@ TopologyOption = Annotated[
         "--topology",
         help="Preset (three-tier-2023, two-tier-2025, small) or a .json/.toml file. "
         "Default: the one DIR was prepared for, else three-tier-2023.",
+        show_default=False,
+    ),
+]
+
+
+class FleetProtocol(StrEnum):
+    """How the fleets talk to their hubs."""
+
+    SDK = "sdk"
+    NATIVE = "native"
+
+
+ProtocolOption = Annotated[
+    FleetProtocol | None,
+    typer.Option(
+        "--protocol",
+        help="How every fleet talks to its hub: sdk (the national SDK's VXP protocol, the "
+        "default) or native (the REST API).",
         show_default=False,
     ),
 ]
@@ -61,6 +80,7 @@ def up(
     health_timeout: Annotated[
         float, typer.Option(help="Seconds each service may take to answer /health.")
     ] = 90.0,
+    protocol: ProtocolOption = None,
 ) -> None:
     """Start the exchange: the NDXP, one LGSP per province, one DMS fleet per hub.
 
@@ -68,7 +88,11 @@ def up(
     """
     with reported_errors():
         supervisor = Supervisor(
-            data, topology=topology, database_url=database_url, health_timeout=health_timeout
+            data,
+            topology=topology,
+            database_url=database_url,
+            health_timeout=health_timeout,
+            protocol=protocol.value if protocol else None,
         )
     started = time.monotonic()
     with reported_errors(), _stop_on_signals():

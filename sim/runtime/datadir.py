@@ -2,7 +2,8 @@
 
 Layout (docs/exchange.md)::
 
-    DIR/sim.json        {"topology": <preset name or absolute path>, "created": <iso time>}
+    DIR/sim.json        {"topology": <preset name or absolute path>, "created": <iso time>,
+                         "clock"?: {"start": <iso>, "rate": R, "origin": <wall iso>}}
     DIR/keys/           the keys.KeyStore: CA, CRLs, identities (issued lazily by everyone)
     DIR/services.json   {"<service name>": "http://127.0.0.1:<port>", ...}
     DIR/systems.json    DMS credentials, mode 0600: one entry per fleet
@@ -20,13 +21,14 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from keys import KeyStore
 from sim.topology import DEFAULT_PRESET, Topology, load_topology, preset_names
+from simtime import Clock, SharedClock, clock_from_sim_json
 
 DEFAULT_DATA_DIR = Path(".lgsp-data")
 
@@ -63,21 +65,30 @@ class SimInfo:
 
 @dataclass(frozen=True)
 class SystemEntry:
-    """One DMS system's credentials: the fleet that hosts a hub's agencies."""
+    """One DMS system's credentials: a fleet, or an outside DMS (``lgsp-sim systems add``).
+
+    A fleet's ``secret`` is kept plain (the fleet reads it); an outside system added at run
+    time has ``secret_encrypted`` instead: a Fernet token under its hub's key.
+    """
 
     system_id: str
-    secret: str
+    secret: str = field(repr=False)
     hub_id: str
     agencies: tuple[str, ...]
+    secret_encrypted: str | None = field(default=None, repr=False)
+    created: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The entry as written in ``systems.json``."""
-        return {
-            "system_id": self.system_id,
-            "secret": self.secret,
-            "hub_id": self.hub_id,
-            "agencies": list(self.agencies),
-        }
+        entry: dict[str, Any] = {"system_id": self.system_id}
+        if self.secret_encrypted:
+            entry["secret_encrypted"] = self.secret_encrypted
+        else:
+            entry["secret"] = self.secret
+        entry.update(hub_id=self.hub_id, agencies=list(self.agencies))
+        if self.created:
+            entry["created"] = self.created
+        return entry
 
 
 def fleet_id_for(hub_id: str) -> str:
@@ -171,6 +182,24 @@ class DataDir:
         """The topology this directory runs (from ``sim.json``)."""
         return load_topology(self.read_sim().topology)
 
+    def clock(self) -> Clock:
+        """The topology's clock: ``sim.json``'s shared simulated clock, else wall time."""
+        return clock_from_sim_json(self.sim_file)
+
+    def write_clock(self, clock: SharedClock | None) -> None:
+        """Record ``"clock": {"start", "rate", "origin"}`` in ``sim.json`` (None removes it).
+
+        Every process reads it at start: write it before `Supervisor.start`.
+        """
+        raw = self._read_json(self.sim_file) if self.sim_file.is_file() else {}
+        if not isinstance(raw, dict):
+            raise DataDirError("bad_data_file", f"{self.sim_file}: expected a JSON object")
+        if clock is None:
+            raw.pop("clock", None)
+        else:
+            raw["clock"] = clock.as_json()
+        self._write_json(self.sim_file, raw, mode=0o644)
+
     # --- systems.json ---------------------------------------------------------------------
 
     def read_systems(self) -> list[SystemEntry]:
@@ -183,15 +212,18 @@ class DataDir:
         entries = []
         for item in raw:
             try:
+                encrypted = item.get("secret_encrypted")
                 entries.append(
                     SystemEntry(
                         system_id=str(item["system_id"]),
-                        secret=str(item["secret"]),
+                        secret="" if encrypted else str(item["secret"]),
                         hub_id=str(item["hub_id"]),
                         agencies=tuple(str(a) for a in item["agencies"]),
+                        secret_encrypted=str(encrypted) if encrypted else None,
+                        created=str(item["created"]) if item.get("created") else None,
                     )
                 )
-            except (KeyError, TypeError) as exc:
+            except (KeyError, TypeError, AttributeError) as exc:
                 raise DataDirError(
                     "bad_data_file", f"{self.systems_file}: an entry lacks {exc}"
                 ) from None
@@ -260,7 +292,7 @@ class DataDir:
         # Hub identities now, so hubs start without a key generation on their request path.
         for hub in loaded.hubs():
             store.hub(hub.hub_id, at=at)
-        self.write_systems(merge_systems(self.read_systems(), loaded))
+        self.write_systems(merge_systems(self.read_systems(), loaded, at=at))
         return loaded
 
     # --- helpers --------------------------------------------------------------------------
@@ -285,21 +317,52 @@ class DataDir:
             raise
 
 
-def merge_systems(existing: Iterable[SystemEntry], topology: Topology) -> list[SystemEntry]:
-    """One system per hub with agencies; secrets already issued are kept, new ones drawn."""
-    secrets_by_id = {entry.system_id: entry.secret for entry in existing}
+def merge_systems(
+    existing: Iterable[SystemEntry], topology: Topology, *, at: datetime | None = None
+) -> list[SystemEntry]:
+    """One system per hub with agencies, then the topology's and the added outside systems.
+
+    Fleet secrets already issued are kept, new ones drawn. Systems declared by the topology
+    take their declared secret; systems added with ``lgsp-sim systems add`` are kept as they
+    are. An agency an outside system speaks for is no longer its fleet's: one agency, one DMS.
+    """
+    previous = {entry.system_id: entry for entry in existing}
+    created = at.isoformat() if at is not None else None
+    fleet_ids = {fleet_id_for(hub.hub_id) for hub in topology.hubs()}
+    outside: list[SystemEntry] = [
+        SystemEntry(
+            system_id=spec.system_id,
+            secret=spec.secret,
+            hub_id=spec.hub_id,
+            agencies=spec.agencies,
+            created=_created_of(previous.get(spec.system_id), created),
+        )
+        for spec in topology.systems
+    ]
+    declared = {entry.system_id for entry in outside}
+    outside += [
+        entry
+        for entry in previous.values()
+        if entry.system_id not in fleet_ids and entry.system_id not in declared
+    ]
+    taken = {organ_id for entry in outside for organ_id in entry.agencies}
     entries = []
     for hub in topology.hubs():
         agencies = topology.agencies_of(hub.hub_id)
         if not agencies:
             continue  # a hub nobody is attached to needs no DMS
         system_id = fleet_id_for(hub.hub_id)
+        before = previous.get(system_id)
         entries.append(
             SystemEntry(
                 system_id=system_id,
-                secret=secrets_by_id.get(system_id) or secrets.token_urlsafe(32),
+                secret=(before.secret if before else "") or secrets.token_urlsafe(32),
                 hub_id=hub.hub_id,
-                agencies=tuple(a.organ_id for a in agencies),
+                agencies=tuple(a.organ_id for a in agencies if a.organ_id not in taken),
             )
         )
-    return entries
+    return entries + outside
+
+
+def _created_of(entry: SystemEntry | None, default: str | None) -> str | None:
+    return entry.created if entry is not None and entry.created else default

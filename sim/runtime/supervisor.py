@@ -78,14 +78,20 @@ class ServiceSpec:
         """Whether this is an axis (NDXP or LGSP) rather than a fleet."""
         return self.role is not Role.FLEET
 
-    def command(self, *, python: str, data: Path, port: int) -> list[str]:
-        """The command line of docs/exchange.md that starts this service."""
+    def command(
+        self, *, python: str, data: Path, port: int, protocol: str | None = None
+    ) -> list[str]:
+        """The command line of docs/exchange.md that starts this service.
+
+        ``protocol`` (``sdk`` or ``native``) is how a fleet talks to its hub.
+        """
         where = ["--data", str(data), "--port", str(port)]
         if self.role is Role.NDXP:
             return [python, "-m", "ndxp_mock", "serve", *where]
         if self.role is Role.LGSP:
             return [python, "-m", "lgsp", "serve", "--hub-id", self.name, *where]
-        return [python, "-m", "agencies", "serve", "--fleet-id", self.name, *where]
+        chosen = ["--protocol", protocol] if protocol else []
+        return [python, "-m", "agencies", "serve", "--fleet-id", self.name, *where, *chosen]
 
 
 def plan_services(topology: Topology) -> list[ServiceSpec]:
@@ -145,7 +151,8 @@ class Supervisor:
     ``database_url`` (PostgreSQL) gives every hub ``DATABASE_URL`` and its own schema
     (``LGSP_DATABASE_SCHEMA``, e.g. ``hub_lgsp_h56`` with the default ``schema_prefix``);
     without it each hub keeps a SQLite file under ``DIR/hubs``. ``hub_env`` and ``fleet_env``
-    add settings (``LGSP_*``, ``FLEET_*``) to every hub or fleet. Children die with the
+    add settings (``LGSP_*``, ``FLEET_*``) to every hub or fleet; ``protocol`` (``sdk``, the
+    fleets' default, or ``native``) is how every fleet talks to its hub. Children die with the
     thread that started them (Linux ``PR_SET_PDEATHSIG``): start and stop from one
     long-lived thread, normally the main one.
     """
@@ -164,6 +171,7 @@ class Supervisor:
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
         python: str = sys.executable,
         clock: Clock | None = None,
+        protocol: str | None = None,
     ) -> None:
         if database_url is not None and not database_url.startswith(("postgresql", "postgres:")):
             raise SupervisorError(
@@ -171,6 +179,11 @@ class Supervisor:
                 f"{database_url.split('@')[-1]!r}: --database-url is for PostgreSQL "
                 "(postgresql://user@host/db); without it every hub keeps a SQLite file",
             )
+        if protocol not in (None, "sdk", "native"):
+            raise SupervisorError(
+                "bad_protocol", f"protocol {protocol!r}: fleets speak sdk or native"
+            )
+        self.protocol = protocol
         self.data = data if isinstance(data, DataDir) else DataDir(data)
         self.topology_arg = topology
         self.database_url = database_url
@@ -309,7 +322,9 @@ class Supervisor:
     def _launch(self, service: Service) -> None:
         log_path = self.data.log_path(service.name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = service.spec.command(python=self.python, data=self.data.root, port=service.port)
+        command = service.spec.command(
+            python=self.python, data=self.data.root, port=service.port, protocol=self.protocol
+        )
         with log_path.open("ab") as log:
             service.log_offset = log.tell()
             banner = f"=== {self.clock.now().isoformat()} lgsp-sim starts: {' '.join(command)}\n"

@@ -156,6 +156,25 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# Of a hub's ``GET /api/v1/stats``, what a summary table shows: the headline counters, not
+# the breakdowns (latency histograms, signing by tier, per agency, per period).
+_SUMMARY_SKIP = frozenset({"histogram", "by_tier", "by_block", "by_type", "by_code_and_tier"})
+_SUMMARY_TOP_SKIP = frozenset({"filters", "by_agency", "by_period", "throughput", "documents"})
+
+
+def hub_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """A hub's statistics without their breakdowns, for `stats_table`."""
+
+    def trim(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            key: trim(value) if isinstance(value, Mapping) else value
+            for key, value in values.items()
+            if key not in _SUMMARY_SKIP
+        }
+
+    return trim({k: v for k, v in stats.items() if k not in _SUMMARY_TOP_SKIP})
+
+
 def stats_table(title: str, stats: Mapping[str, Mapping[str, Any]]) -> Table:
     """One column per service, one row per counter it reports (zero rows left out)."""
     flat = {name: flatten(values) for name, values in stats.items()}

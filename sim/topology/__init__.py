@@ -24,8 +24,13 @@ File format (JSON shown; TOML has the same structure; keys starting with ``_`` a
           "bodies": {...} (per-tier override), "enterprises": 20,
           "agencies": [{"organ_id", "name", "tier", "block", "parent"?}]   (verbatim)
       }],
-      "ministries": [{"organ_id", "name", "block"? (government), "parent"?}]
+      "ministries": [{"organ_id", "name", "block"? (government), "parent"?}],
+      "systems": [{"systemid", "secret", "hub": "H56" | "lgsp-h56", "agencies": [OrganId]}]
     }
+
+``systems`` (optional) declares outside DMS systems (e.g. a real DMS speaking the SDK
+protocol) and the agencies they speak for: agencies of that hub, or new OrganIds whose
+level-1 code routes there; they are written to ``systems.json`` next to the fleets'.
 
     BODY = {"key": "dang_bo", "name": "Ban Chấp hành Đảng bộ {unit}", "block": "party",
             "parent": "dang_bo" | null (optional; TOML writes false for null)}
@@ -66,7 +71,17 @@ attached to the NDXP).
 from __future__ import annotations
 
 from ._load import DEFAULT_PRESET, expand_topology, load_topology, preset_names
-from ._model import Agency, Block, HubSpec, Layout, Province, Tier, Topology, TopologyError
+from ._model import (
+    Agency,
+    Block,
+    HubSpec,
+    Layout,
+    Province,
+    SystemSpec,
+    Tier,
+    Topology,
+    TopologyError,
+)
 from ._validate import Problem, find_problems, validate_topology
 
 __all__ = [
@@ -77,6 +92,7 @@ __all__ = [
     "Layout",
     "Problem",
     "Province",
+    "SystemSpec",
     "Tier",
     "Topology",
     "TopologyError",

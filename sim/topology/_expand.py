@@ -15,7 +15,17 @@ from typing import Final
 
 from . import _codes as C
 from ._codes import make_organ_id
-from ._model import Agency, Block, HubSpec, Layout, Province, Tier, Topology, TopologyError
+from ._model import (
+    Agency,
+    Block,
+    HubSpec,
+    Layout,
+    Province,
+    SystemSpec,
+    Tier,
+    Topology,
+    TopologyError,
+)
 
 # Placeholders a body name may use, per tier; rendering refuses anything else.
 _PLACEHOLDERS: Final[dict[str, frozenset[str]]] = {
@@ -77,8 +87,9 @@ DEFAULT_BODIES: Final[dict[Layout, dict[str, list[dict[str, object]]]]] = {
 
 _TOP_KEYS = frozenset(
     {"format", "name", "description", "layout", "ndxp", "bodies", "enterprise_name"}
-    | {"provinces", "ministries"}
+    | {"provinces", "ministries", "systems"}
 )
+_SYSTEM_KEYS = frozenset({"systemid", "secret", "hub", "agencies"})
 _PROVINCE_KEYS = frozenset(
     {"code", "name", "unit", "hub", "bodies", "enterprises", "agencies", "communes"}
     | {"districts", "districts_named", "communes_named"}
@@ -129,6 +140,8 @@ def expand_spec(spec: Mapping[str, object], *, default_name: str) -> Topology:
         _province(obj, layout, bodies, enterprise_name) for obj in top.obj_list("provinces")
     )
     ministries = tuple(_ministry(obj, ndxp.hub_id) for obj in top.obj_list("ministries"))
+    hubs = {ndxp.hub_id: ndxp.hub_id} | {p.hub.hub_id: p.hub.hub_id for p in provinces}
+    hubs.update({p.code: p.hub.hub_id for p in provinces})
     return Topology(
         name=top.opt_str("name") or default_name,
         description=top.opt_str("description") or "",
@@ -136,6 +149,24 @@ def expand_spec(spec: Mapping[str, object], *, default_name: str) -> Topology:
         ndxp=ndxp,
         provinces=provinces,
         ministries=ministries,
+        systems=tuple(_system(obj, hubs) for obj in top.obj_list("systems")),
+    )
+
+
+def _system(obj: _Obj, hubs: Mapping[str, str]) -> SystemSpec:
+    """A declared DMS system; ``hub`` is a hub id or a province code (H56)."""
+    obj.check_keys(_SYSTEM_KEYS)
+    system_id = obj.req_str("systemid")
+    obj.where = f"system {system_id}"
+    hub = obj.req_str("hub")
+    if hub not in hubs:
+        raise _schema(f"{obj.where}.hub: {hub!r} is neither a hub id nor a province code")
+    agencies = [_text(v, f"{obj.where}.agencies") for v in obj.get_list("agencies")]
+    return SystemSpec(
+        system_id=system_id,
+        secret=obj.req_str("secret"),
+        hub_id=hubs[hub],
+        agencies=tuple(agencies),
     )
 
 

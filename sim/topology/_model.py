@@ -94,6 +94,16 @@ def _is_unit_code(agency: Agency, level: int) -> bool:
     return code.level4 == 0 and (level == 4 or code.level3 == 0)
 
 
+@dataclass(frozen=True, slots=True)
+class SystemSpec:
+    """A DMS system the topology declares (``"systems"``): it speaks for ``agencies`` at ``hub_id``."""
+
+    system_id: str
+    secret: str = field(repr=False)
+    hub_id: str
+    agencies: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Topology:
     """Which agencies exist, at which tier and block, and on which hub.
@@ -109,6 +119,7 @@ class Topology:
     ndxp: HubSpec
     provinces: tuple[Province, ...]
     ministries: tuple[Agency, ...]
+    systems: tuple[SystemSpec, ...] = ()
     _by_id: dict[str, Agency] = field(init=False, repr=False, compare=False)
     _by_hub: dict[str, tuple[Agency, ...]] = field(init=False, repr=False, compare=False)
     _hubs: dict[str, HubSpec] = field(init=False, repr=False, compare=False)
@@ -184,6 +195,20 @@ class Topology:
             raise TopologyError(
                 "unknown_hub", f"no hub {hub_id!r} in topology {self.name!r}"
             ) from None
+
+    def home_hub(self, organ_id: str) -> str | None:
+        """The hub an OrganId belongs to: its own hub if listed, else by its level-1 code
+        (``Hxx``: that province's LGSP, ``Gxx``: the NDXP); None when nothing matches."""
+        agency = self._by_id.get(organ_id)
+        if agency is not None:
+            return agency.hub_id
+        code = split_organ_id(organ_id)
+        if code is None:
+            return None
+        if code.level1.startswith("G"):
+            return self.ndxp.hub_id
+        province = self._provinces.get(code.level1)
+        return province.hub.hub_id if province is not None else None
 
     def hub_of(self, organ_id: str) -> str:
         """The id of the hub the agency is attached to (its LGSP, or the NDXP for ministries)."""

@@ -81,6 +81,36 @@ class _Checker:
                     "is not an agency of the topology",
                 )
         self.check_cycles()
+        self.check_systems()
+
+    def check_systems(self) -> None:
+        # A declared system speaks for agencies of its own hub, each hosted by one system.
+        t = self.topology
+        fleets = {f"fleet-{hub.hub_id.removeprefix('lgsp-')}" for hub in t.hubs()}
+        hosted: dict[str, str] = {}
+        ids: set[str] = set()
+        for system in t.systems:
+            label = f"system {system.system_id!r}"
+            if system.system_id in ids or system.system_id in fleets:
+                self.add("duplicate_system", f"{label} is declared twice or names a fleet")
+            ids.add(system.system_id)
+            if not system.agencies:
+                self.add("bad_system", f"{label} speaks for no agency")
+            for organ_id in system.agencies:
+                reason = organ_id_problem(organ_id)
+                if reason is not None:
+                    self.add("bad_organ_id", f"{label}: OrganId {organ_id!r} {reason}")
+                elif t.home_hub(organ_id) != system.hub_id:
+                    self.add(
+                        "wrong_hub",
+                        f"{label}: {organ_id} belongs to {t.home_hub(organ_id)!r}, "
+                        f"not {system.hub_id!r}",
+                    )
+                if hosted.setdefault(organ_id, system.system_id) != system.system_id:
+                    self.add(
+                        "duplicate_system",
+                        f"{label}: {organ_id} is already hosted by {hosted[organ_id]!r}",
+                    )
 
     def check_central(self, agency: Agency) -> None:
         ndxp = self.topology.ndxp.hub_id

@@ -251,7 +251,8 @@ async def test_python_m_agencies_serve_finds_the_hub_when_it_appears(
         *command,
         "--port",
         str(port),
-        env={**os.environ, "FLEET_PROFILE": "demo"},
+        # The fake hub speaks the native API only.
+        env={**os.environ, "FLEET_PROFILE": "demo", "FLEET_PROTOCOL": "native"},
         stderr=asyncio.subprocess.PIPE,
     )
     try:

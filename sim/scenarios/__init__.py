@@ -1,0 +1,1 @@
+"""Calibrated scenarios of `lgsp-sim report`: one JSON file per province report (data only)."""

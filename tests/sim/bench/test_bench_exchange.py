@@ -1,0 +1,373 @@
+"""`bench exchange`: the figures' arithmetic, the load generator's counting, the command's JSON.
+
+Behaviour only: no assertion here depends on how fast anything ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sim.bench._load import (
+    LoadResult,
+    LoadSpec,
+    count_bodies,
+    percentile,
+    read_bodies,
+    run_load,
+    write_bodies,
+)
+from sim.bench.exchange import (
+    ACCEPTANCE_BAR,
+    MAX_PACKAGES,
+    MIN_PACKAGES,
+    AcceptanceRun,
+    EndToEnd,
+    ExchangeFigures,
+    floor_per_s,
+    packages_needed,
+    profile_breakdown,
+    summarize_profile,
+)
+
+LGSP_SIM = str(Path(sys.executable).with_name("lgsp-sim"))
+REQUIRED_KEYS = {
+    "bare_requests_per_s",
+    "envelope_verify_ms",
+    "floor_per_s",
+    "acceptance_per_s",
+    "acceptance_vs_floor",
+    "acceptance_bar_met",
+    "end_to_end_docs_per_s",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "documents",
+    "load_generator",
+}
+
+
+def _load(ok: int, seconds: float = 1.0, **extra: int) -> LoadResult:
+    statuses = {201: ok, **{int(k.removeprefix("s")): v for k, v in extra.items()}}
+    return LoadResult(
+        completed=sum(statuses.values()),
+        seconds=seconds,
+        window_statuses=statuses,
+        statuses=statuses,
+        errors={},
+    )
+
+
+def _figures(*, bare: int, verify_ms: float, accepted: int) -> ExchangeFigures:
+    return ExchangeFigures(
+        cpu_count=2,
+        load_average=(0.5, 0.4, 0.3),
+        package_bytes=20_000,
+        load_generator="test",
+        concurrency=32,
+        bare=_load(bare),
+        envelope_verify_ms=verify_ms,
+        acceptance=AcceptanceRun(load=_load(accepted, s422=7)),
+        end_to_end=EndToEnd(
+            documents=4,
+            completed=4,
+            seconds=2.0,
+            latencies_ms=(1000.0, 1200.0, 1100.0, 3000.0),
+            hub_latencies_ms=(900.0, 950.0),
+        ),
+    )
+
+
+# --- the figures ---------------------------------------------------------------------------
+
+
+def test_floor_combines_http_and_verification_one_after_the_other() -> None:
+    # 5,000 req/s is 0.2 ms a request; with 0.3 ms of verification: 0.5 ms, 2,000 /s.
+    assert floor_per_s(5000, 0.3) == pytest.approx(2000)
+    assert floor_per_s(1000, 0.0) == pytest.approx(1000)
+    assert floor_per_s(0, 0.3) == 0.0
+
+
+def test_figures_ratio_and_bar_from_given_numbers() -> None:
+    met = _figures(bare=5000, verify_ms=0.3, accepted=1300)
+    assert met.bare_requests_per_s == pytest.approx(5000)
+    assert met.floor_per_s == pytest.approx(2000)
+    # Only 201s count as accepted: the 422s of the same window do not.
+    assert met.acceptance_per_s == pytest.approx(1300)
+    assert met.acceptance_vs_floor == pytest.approx(0.65)
+    assert met.acceptance_bar_met
+    missed = _figures(bare=5000, verify_ms=0.3, accepted=1000)
+    assert missed.acceptance_vs_floor == pytest.approx(0.5)
+    assert not missed.acceptance_bar_met
+    exactly = _figures(bare=5000, verify_ms=0.3, accepted=int(2000 * ACCEPTANCE_BAR))
+    assert exactly.acceptance_bar_met
+
+
+def test_figures_as_dict_has_every_key_and_end_to_end_figures() -> None:
+    out = _figures(bare=5000, verify_ms=0.3, accepted=1300).as_dict()
+    assert set(out) >= REQUIRED_KEYS
+    assert out["floor_per_s"] == 2000.0
+    assert out["acceptance_vs_floor"] == 0.65
+    assert out["acceptance_bar_met"] is True
+    assert out["end_to_end_docs_per_s"] == 2.0
+    assert out["documents"] == 4
+    assert out["latency_p50_ms"] == 1100.0  # nearest rank of 1000, 1100, 1200, 3000
+    assert out["latency_p99_ms"] == 3000.0
+    assert out["acceptance_statuses"] == {"201": 1300, "422": 7}
+    json.dumps(out)  # JSON-ready as it is
+
+
+def test_figures_without_end_to_end() -> None:
+    figures = _figures(bare=5000, verify_ms=0.3, accepted=1300)
+    bare = ExchangeFigures(**{**figures.__dict__, "end_to_end": None})
+    out = bare.as_dict()
+    assert set(out) >= REQUIRED_KEYS
+    assert out["end_to_end_docs_per_s"] is None
+    assert out["documents"] == 0
+
+
+def test_percentile_nearest_rank() -> None:
+    values = sorted(float(v) for v in range(1, 101))
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([], 50) == 0.0
+
+
+def test_packages_needed_stays_within_bounds() -> None:
+    assert packages_needed(0, seconds=5, warmup=1) == MIN_PACKAGES
+    assert packages_needed(1000, seconds=5, warmup=1) == 1000 * 6 * 1.25 + MIN_PACKAGES
+    assert packages_needed(10**9, seconds=5, warmup=1) == MAX_PACKAGES
+
+
+def test_profile_summary_reads_folded_stacks(tmp_path: Path) -> None:
+    folded = tmp_path / "hub.folded"
+    folded.write_text(
+        "main (lgsp/app.py:1);verify (keys/_envelope.py:329);digest (lxml.py:10) 6\n"
+        "main (lgsp/app.py:1);commit (sqlalchemy/orm.py:5) 3\n"
+        "main (lgsp/app.py:1) 1\n"
+        "garbage line\n"
+    )
+    samples, lines = summarize_profile(folded)
+    assert samples == 10
+    by_name = {line.function: line for line in lines}
+    assert lines[0].function == "digest (lxml.py)"
+    assert by_name["digest (lxml.py)"].self_share == pytest.approx(0.6)
+    assert by_name["main (lgsp/app.py)"].total_share == pytest.approx(1.0)
+    assert by_name["main (lgsp/app.py)"].self_share == pytest.approx(0.1)
+
+
+def test_profile_keeps_the_event_loop_thread_only(tmp_path: Path) -> None:
+    folded = tmp_path / "hub.folded"
+    folded.write_text(
+        "thread (101): MainThread;run (uvicorn/server.py:1);handle (fastapi/routing.py:2) 3\n"
+        "thread (101): MainThread;run (uvicorn/server.py:1) 1\n"
+        "thread (202): Thread-1;_connection_worker_thread (aiosqlite/core.py:59) 50\n"
+    )
+    samples, lines = summarize_profile(folded)
+    assert samples == 4
+    assert {line.function for line in lines} == {
+        "handle (fastapi/routing.py)",
+        "run (uvicorn/server.py)",
+    }
+    assert profile_breakdown(folded)[0] == 4
+
+
+def test_profile_breakdown_puts_each_stack_in_its_most_specific_part(tmp_path: Path) -> None:
+    folded = tmp_path / "hub.folded"
+    route = "run (uvicorn/server.py:1);app (fastapi/routing.py:2);submit (lgsp/api/routes/x.py:3)"
+    folded.write_text(
+        f"{route};verify_envelope (keys/_envelope.py:329);_attempt (edoc/_xml.py:9) 4\n"
+        f"{route};_parse (lgsp/intake/service.py:80);parse (edoc/_parse.py:1) 3\n"
+        f"{route};store_package (lgsp/store/repository.py:176) 2\n"
+        "Session.exec (sqlmodel/orm/session.py:81) 1\n"
+        f"{route} 5\n"
+        "select (selectors.py:1) 5\n"
+    )
+    samples, parts = profile_breakdown(folded)
+    assert samples == 20
+    shares = dict(parts)
+    assert shares["envelope verification (keys)"] == pytest.approx(0.2)
+    assert shares["edXML parsing (edoc)"] == pytest.approx(0.15)
+    assert shares["storage (store, SQLAlchemy, SQLite)"] == pytest.approx(0.15)
+    assert shares["HTTP and FastAPI (uvicorn, starlette, routing, JSON)"] == pytest.approx(0.25)
+    assert shares["other"] == pytest.approx(0.25)
+    assert sum(shares.values()) == pytest.approx(1.0)
+
+
+# --- the bodies file -----------------------------------------------------------------------
+
+
+def test_bodies_file_round_trip_and_cut_frame(tmp_path: Path) -> None:
+    path = tmp_path / "bodies.bin"
+    assert count_bodies(path) == 0
+    assert write_bodies(path, [b"one", b"", b"three"]) == 3
+    assert write_bodies(path, [b"four"], append=True) == 1
+    assert [bytes(v) for v in read_bodies(path)] == [b"one", b"", b"three", b"four"]
+    with path.open("ab") as handle:
+        handle.write(b"\xff\x00\x00\x00half")  # an interrupted write: ignored
+    assert count_bodies(path) == 4
+
+
+# --- the load generator against a tiny server ------------------------------------------------
+
+
+async def _tiny_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """201 for a body "ok", 422 with a hub error for "bad", a closed connection for "drop"."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            body = await reader.readexactly(length)
+            if body == b"drop":
+                writer.close()
+                return
+            if body == b"bad":
+                answer = b'{"error": {"code": "signature_invalid", "message": "no"}}'
+                status = b"422 Unprocessable Entity"
+            else:
+                answer, status = b'{"ok": true}', b"201 Created"
+            writer.write(
+                b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(len(answer)).encode() + b"\r\n\r\n" + answer
+            )
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+
+@pytest.fixture
+async def tiny_url() -> AsyncIterator[str]:
+    """A tiny HTTP/1.1 server on a free port of 127.0.0.1."""
+    server = await asyncio.start_server(_tiny_server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/api/v1/packages"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_load_counts_statuses_and_errors_of_distinct_bodies(
+    tiny_url: str, tmp_path: Path
+) -> None:
+    bodies = tmp_path / "bodies.bin"
+    write_bodies(bodies, [b"ok"] * 20 + [b"bad"] * 3 + [b"drop"] + [b"ok"] * 5)
+    spec = LoadSpec(
+        url=tiny_url,
+        concurrency=4,
+        seconds=20,
+        bodies_file=str(bodies),
+        headers={"Authorization": "Bearer x"},
+        grace=5,
+    )
+    result = await asyncio.wait_for(run_load(spec), timeout=30)
+    # Every body is sent exactly once; the run ends when they run out, not at the deadline.
+    assert result.exhausted
+    assert result.sent == 29
+    assert result.statuses == {201: 25, 422: 3}
+    assert result.window_statuses == {201: 25, 422: 3}
+    assert result.completed == 28
+    assert result.errors == {"422 signature_invalid": 3, "connection_lost": 1}
+    assert result.error_count == 4
+    assert result.seconds > 0
+    assert result.rate_of(201) == pytest.approx(25 / result.seconds)
+
+
+async def test_load_repeats_one_body_until_the_deadline(tiny_url: str, tmp_path: Path) -> None:
+    body = tmp_path / "body.xml"
+    body.write_bytes(b"ok")
+    spec = LoadSpec(url=tiny_url, concurrency=2, seconds=0.5, warmup=0.2, body_file=str(body))
+    result = await asyncio.wait_for(run_load(spec), timeout=30)
+    assert not result.exhausted
+    assert result.errors == {}
+    assert set(result.statuses) == {201}
+    # Warm-up answers are counted as statuses but left out of the measured window.
+    assert 0 < result.completed < result.statuses[201]
+    assert result.seconds == pytest.approx(0.5)
+    assert result.latency_p50_ms > 0
+
+
+async def test_load_counts_refused_connections(tmp_path: Path) -> None:
+    server = await asyncio.start_server(_tiny_server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens there any more
+    body = tmp_path / "body.xml"
+    body.write_bytes(b"ok")
+    spec = LoadSpec(url=f"http://127.0.0.1:{port}/", concurrency=2, seconds=5, body_file=str(body))
+    result = await asyncio.wait_for(run_load(spec), timeout=30)
+    assert result.completed == 0
+    assert result.statuses == {}
+    assert set(result.errors) == {"connect_failed: ConnectionRefusedError"}
+
+
+def test_load_result_json_round_trip() -> None:
+    result = LoadResult(
+        completed=3,
+        seconds=1.5,
+        window_statuses={201: 3},
+        statuses={201: 4, 500: 1},
+        errors={"500 unknown": 1},
+        sent=5,
+    )
+    assert LoadResult.from_json(json.loads(json.dumps(result.as_json()))) == result
+    spec = LoadSpec(url="http://127.0.0.1:1/", concurrency=1, seconds=1, body_file="x")
+    assert LoadSpec.from_json(json.loads(json.dumps(spec.as_json()))) == spec
+
+
+# --- the command, end to end -----------------------------------------------------------------
+
+
+def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            LGSP_SIM,
+            "bench",
+            "exchange",
+            "--json",
+            "--seconds",
+            "0.3",
+            "--warmup",
+            "0.2",
+            "--concurrency",
+            "4",
+            "--documents",
+            "2",
+            "--e2e-concurrency",
+            "2",
+            "--no-wrk-check",
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=420,
+        check=False,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout)
+    assert set(figures) >= REQUIRED_KEYS
+    assert figures["documents"] == 2
+    assert figures["end_to_end_completed"] == 2
+    assert figures["acceptance_errors"] == {}
+    assert figures["bare_errors"] == {}
+    assert figures["acceptance_accepted"] > 0
+    assert figures["load_generator"].startswith("raw asyncio")
+    assert figures["cpu_count"] >= 1
+    assert isinstance(figures["acceptance_bar_met"], bool)
+    assert "CPUs, load average" in done.stderr
+    # The packages are kept for the next run.
+    assert (tmp_path / "cache" / "packages.bin").stat().st_size > 0
