@@ -27,7 +27,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import edoc
 import keys
@@ -37,6 +37,7 @@ from simtime import rate_of
 from .drafting import draft_status
 from .fleet import Fleet
 from .hubclient import AckState, HubError, InboxItem
+from .profile import due_end
 from .state import ReceivedDocument, StatusReceived, StatusSent
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,13 @@ class Inspection:
 def inspect_package(data: bytes, trust: keys.TrustStore, *, at: datetime) -> Inspection:
     """Parse a received package, verify its envelope and, for a document, its PDF signatures."""
     try:
-        package = edoc.parse(data)
+        package, tree = edoc.parse_with_tree(data)
     except edoc.EdocError as exc:
         problem = f"{exc.code}: {exc.message}"
         return Inspection(None, exc.code, "invalid", "invalid", (problem,))
     problems: list[str] = []
     try:
-        keys.verify_envelope(data, trust, at=at)
+        keys.verify_envelope(tree, trust, at=at)
         envelope = "valid"
     except (keys.KeysError, edoc.EdocError) as exc:
         envelope = exc.code
@@ -238,6 +239,10 @@ class Clerk:
         if data is None:
             return
         received_at = fleet.clock.now()
+        # The plan's offsets count from this moment, as its DueDate fraction does: reading the
+        # package below takes real time (simulated hours on a fast clock) that is part of the
+        # processing, not a delay to add after it.
+        received_loop = asyncio.get_running_loop().time()
         trust = await fleet.trust()
         inspection = await fleet.cpu(inspect_package, data, trust, at=received_at)
         package = inspection.package
@@ -287,8 +292,7 @@ class Clerk:
         reason = (
             None if verified else f"chữ ký số trên gói tin không hợp lệ ({inspection.envelope})"
         )
-        loop = asyncio.get_running_loop()
-        self._chain(light, record, plan, 0, base=loop.time(), reason=reason)
+        self._chain(light, record, plan, 0, base=received_loop, reason=reason)
 
     async def _take_status(self, item: InboxItem) -> None:
         fleet = self.fleet
@@ -339,9 +343,10 @@ class Clerk:
         if index >= len(plan):
             return
         offset, code = plan[index]
+        planned = record.received_at + timedelta(seconds=offset)
 
         async def step() -> None:
-            await self._send_status(document, record, code, reason=reason)
+            await self._send_status(document, record, code, reason=reason, planned=planned)
             self._chain(document, record, plan, index + 1, base=base, reason=reason)
 
         # Plan offsets are seconds of the fleet clock: real seconds scale by its rate.
@@ -365,6 +370,7 @@ class Clerk:
         code: StatusCode,
         *,
         reason: str | None,
+        planned: datetime | None = None,
     ) -> None:
         fleet = self.fleet
         description = None
@@ -410,4 +416,22 @@ class Clerk:
                     continue
                 sent = StatusSent(code=code.value, at=at, doc_id=receipt.doc_id)
                 fleet.state.add_status_sent(record, sent)
+                if code is StatusCode.COMPLETED and planned is not None:
+                    due = document.header.due_date
+                    fleet.state.add_completion(
+                        planned=planned,
+                        stored=_stored_at(receipt.received_at) or fleet.clock.now(),
+                        due=due_end(due) if due is not None else None,
+                    )
                 return
+
+
+def _stored_at(text: str | None) -> datetime | None:
+    """The hub's time of storing a package, from its receipt (None when it does not say)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -191,14 +191,15 @@ def _completion(
 ) -> float:
     """Seconds from receipt to the end of processing, drawn against the DueDate."""
     if due_date is not None:
-        # A DueDate is a Vietnamese calendar date: the document is due by the end of it.
-        deadline = _dt.datetime.combine(
-            due_date + _dt.timedelta(days=1), _dt.time(), tzinfo=VIETNAM_TZ
-        )
-        days = max((deadline - received_at).total_seconds() / 86_400, 0.0)
+        days = max((due_end(due_date) - received_at).total_seconds() / 86_400, 0.0)
     else:
         days = processing.default_due_days
     return processing.draw_fraction(rng) * days * processing.seconds_per_day
+
+
+def due_end(due_date: _dt.date) -> _dt.datetime:
+    """The instant a document is due by: the end of its DueDate, a Vietnamese calendar date."""
+    return _dt.datetime.combine(due_date + _dt.timedelta(days=1), _dt.time(), tzinfo=VIETNAM_TZ)
 
 
 def preset_names() -> tuple[str, ...]:

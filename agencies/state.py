@@ -159,6 +159,8 @@ class FleetState:
             "agency": Counter(),
             "envelope": Counter(),
         }
+        self._completion_lag_total = 0.0  # seconds of the fleet clock, over every 06 sent
+        self._completion_lag_max = 0.0
 
     # -- sent ----------------------------------------------------------------------------------
 
@@ -246,6 +248,27 @@ class FleetState:
         else:
             self.counts["statuses_send_failed"] += 1
 
+    def add_completion(
+        self, *, planned: datetime, stored: datetime, due: datetime | None = None
+    ) -> None:
+        """Record a 06 the hub stored at ``stored`` that the profile planned for ``planned``.
+
+        The difference is the machine's lag (timers, worker threads, the hub's intake): on a
+        compressed clock, tenths of a second are simulated hours, and a 06 planned before
+        the end of its DueDate (``due``) may reach the hub after it.
+        """
+        lag = max((stored - planned).total_seconds(), 0.0)
+        self.counts["completions_timed"] += 1
+        self._completion_lag_total += lag
+        self._completion_lag_max = max(self._completion_lag_max, lag)
+        if due is None:
+            return
+        self.counts["completions_with_due_date"] += 1
+        if planned > due:
+            self.counts["completions_planned_late"] += 1  # the profile's draw: late by design
+        elif stored > due:
+            self.counts["completions_late_by_lag"] += 1
+
     # -- counters ------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -275,6 +298,19 @@ class FleetState:
                 for kind, counter in self.signatures_received.items()
             },
             "remembered": {"sent": len(self._sent), "received": len(self._received)},
+            "completion_lag": self.completion_lag(),
+        }
+
+    def completion_lag(self) -> dict[str, Any]:
+        """How late 06 statuses reached the hub against the profile's plan (fleet seconds)."""
+        count = self.counts["completions_timed"]
+        return {
+            "count": count,
+            "mean_seconds": self._completion_lag_total / count if count else None,
+            "max_seconds": self._completion_lag_max if count else None,
+            "with_due_date": self.counts["completions_with_due_date"],
+            "planned_late": self.counts["completions_planned_late"],
+            "late_by_lag": self.counts["completions_late_by_lag"],
         }
 
 

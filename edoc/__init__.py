@@ -65,7 +65,7 @@ from ._organ import (
     level1_info,
     parse_organ_id,
 )
-from ._parse import parse
+from ._parse import parse, parse_with_tree
 from ._pdf import render_pdf
 from ._summary import summarize
 from ._validate import validate
@@ -122,6 +122,7 @@ __all__ = [
     "parse_date",
     "parse_organ_id",
     "parse_timestamp",
+    "parse_with_tree",
     "render_pdf",
     "reply_header",
     "summarize",

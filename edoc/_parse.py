@@ -50,12 +50,28 @@ _T = TypeVar("_T")
 # Children of edXML elements may be in the QCVN namespace or (sloppy writers) in none.
 _EDXML_NAMESPACES = (NAMESPACE, None)
 _SIGNATURE_NAMESPACES = (DSIG_NAMESPACE, NAMESPACE, None)
+_SIGNATURE_TAGS = tuple(f"{{{ns}}}Signature" if ns else "Signature" for ns in _SIGNATURE_NAMESPACES)
 
 
 def parse(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Package:
     """Parse an edXML document or status package; raise EdocError on unusable input."""
+    return parse_with_tree(data, max_bytes=max_bytes)[0]
+
+
+def parse_with_tree(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[Package, etree._Element]:
+    """Like `parse`, also returning the XML tree, for `keys.verify_envelope` to reuse.
+
+    A hub reads a package and verifies its signature: one hardened parse serves both. The
+    tree is the package's; whoever holds it must not change it.
+    """
     data = bytes(data) if not isinstance(data, bytes) else data
     root, recovered = load_xml_checked(data, max_bytes=max_bytes)
+    return _read(root, strip_preamble(data), recovered=recovered), root
+
+
+def _read(root: etree._Element, raw: bytes, *, recovered: bool) -> Package:
     _check_root(root)
     reader = _Reader()
     if recovered:
@@ -73,7 +89,6 @@ def parse(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Package:
     message = reader.required(header, "MessageHeader", "edXMLHeader")
     trace_list = reader.one(header, "TraceHeaderList", "edXMLHeader")
     traces = reader.traces(trace_list)
-    raw = strip_preamble(data)
     if reader.one(message, "StatusCode", "MessageHeader") is not None:
         return StatusPackage(
             header=reader.status_header(message),
@@ -125,6 +140,9 @@ class _Reader:
 
     def __init__(self) -> None:
         self.issues: list[Violation] = []
+        # parent → local name → [(namespace, child)]: a header is asked for some forty
+        # fields, and scanning its children for each one made parsing quadratic.
+        self._index: dict[etree._Element, dict[str, list[tuple[str | None, etree._Element]]]] = {}
 
     # -- element access ---------------------------------------------------------------
 
@@ -136,12 +154,15 @@ class _Reader:
     ) -> list[etree._Element]:
         if parent is None:
             return []
-        found = []
-        for child in parent:
-            namespace, local = _qname(child)
-            if local == name and namespace in namespaces:
-                found.append(child)
-        return found
+        index = self._index.get(parent)
+        if index is None:
+            index = {}
+            for child in parent:
+                namespace, local = _qname(child)
+                if local is not None:
+                    index.setdefault(local, []).append((namespace, child))
+            self._index[parent] = index
+        return [child for namespace, child in index.get(name, ()) if namespace in namespaces]
 
     def one(
         self,
@@ -441,11 +462,7 @@ class _Reader:
     # -- signatures -------------------------------------------------------------------
 
     def signatures(self, root: etree._Element) -> list[SignatureInfo]:
-        found = [
-            element
-            for element in root.iter()
-            if _qname(element)[1] == "Signature" and _qname(element)[0] in _SIGNATURE_NAMESPACES
-        ]
+        found = list(root.iter(*_SIGNATURE_TAGS))
         if len(found) > 1:
             # One envelope signature per package; a second one anywhere is how
             # signature-wrapping attacks hide the signed content next to forged content.
@@ -499,6 +516,8 @@ class _Reader:
 
 
 def _all_text(element: etree._Element) -> str:
+    if not len(element):  # no child, comment or PI: .text is all of it (the common case)
+        return element.text or ""
     # itertext() skips comments and processing instructions, keeps nested text.
     return "".join(str(part) for part in element.itertext())
 

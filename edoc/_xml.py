@@ -5,6 +5,8 @@ Everything that reaches lxml goes through `load_xml`; no lxml exception leaves t
 
 from __future__ import annotations
 
+import threading
+
 from lxml import etree
 
 from ._errors import XmlError, XmlSecurityError
@@ -31,6 +33,29 @@ def strip_preamble(data: bytes) -> bytes:
         return data[declaration:]
     first = data.find(b"<")
     return data[first:] if first >= 0 else b""
+
+
+def _declares_doctype(xml: bytes) -> bool:
+    """Whether the prolog holds a DOCTYPE (where entities are declared, if anywhere).
+
+    XML allows a DOCTYPE only before the root element, after the declaration, comments and
+    processing instructions: scanning that short prolog, not the whole package, keeps this
+    check off a verification's bill.
+    """
+    position = 0
+    while True:
+        start = xml.find(b"<", position)
+        if start < 0:
+            return False
+        if xml.startswith(b"<?", start):
+            end, close = xml.find(b"?>", start + 2), 2
+        elif xml.startswith(b"<!--", start):
+            end, close = xml.find(b"-->", start + 4), 3
+        else:
+            return xml.startswith(b"<!DOCTYPE", start)  # anything else: libxml2 judges
+        if end < 0:
+            return False  # unterminated: libxml2 reports it
+        position = end + close
 
 
 def load_xml(
@@ -66,13 +91,21 @@ def load_xml_checked(
         raise XmlError("xml_malformed", "the input holds no XML")
     # Refuse DTDs before libxml2 sees them (billion laughs, XXE); the tree is checked again
     # below for encodings this byte scan cannot see (UTF-16).
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+    if _declares_doctype(xml):
         raise XmlSecurityError(
             "xml_dtd_forbidden", "DOCTYPE and entity declarations are not allowed in edXML"
         )
     root, recovered = _parse(xml, allow_recovery=allow_recovery)
     _check_tree(root)
     return root, recovered
+
+
+class _Parsers(threading.local):
+    """One strict parser per thread: building a parser context costs more than a small parse,
+    and an lxml parser must not be shared between threads."""
+
+    def __init__(self) -> None:
+        self.strict = _parser()
 
 
 def _parser(*, recover: bool = False, huge: bool = False) -> etree.XMLParser:
@@ -88,8 +121,11 @@ def _parser(*, recover: bool = False, huge: bool = False) -> etree.XMLParser:
     )
 
 
+_PARSERS = _Parsers()
+
+
 def _parse(xml: bytes, *, allow_recovery: bool) -> tuple[etree._Element, bool]:
-    root, errors = _attempt(xml, _parser())
+    root, errors = _attempt(xml, _PARSERS.strict)
     if root is not None:
         return root, False
     huge = False

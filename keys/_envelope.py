@@ -19,6 +19,7 @@ import base64
 import binascii
 import functools
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +45,20 @@ _ED = f"{{{NAMESPACE}}}"
 _DS = f"{{{DSIG_NAMESPACE}}}"
 _DS_NS = {"ds": DSIG_NAMESPACE}
 _SIGNATURE = f"{_DS}Signature"
+_SIGNED_INFO = f"{_DS}SignedInfo"
+_REFERENCE = f"{_DS}Reference"
+_TRANSFORMS = f"{_DS}Transforms"
+_TRANSFORM = f"{_DS}Transform"
+_KEY_INFO = f"{_DS}KeyInfo"
+_X509_DATA = f"{_DS}X509Data"
+_X509_CERTIFICATE = f"{_DS}X509Certificate"
+_KEY_VALUE = f"{_DS}KeyValue"
+_RSA_KEY_VALUE = f"{_DS}RSAKeyValue"
+# Attachments are most of a package's bytes, all in these text nodes (base64).
+_ATTACHMENT_ENCODED = f"{_ED}AttachmentEncoded"
+_ATTACHMENT = f"{_ED}Attachment"
+_CONTENT_TRANSFER_ENCODED = f"{_ED}ContentTransferEncoded"
+_SPLICE_MIN_CHARS = 2048
 _XMLDSIG = "http://www.w3.org/2000/09/xmldsig#"
 _XMLDSIG_MORE = "http://www.w3.org/2001/04/xmldsig-more#"
 _XMLENC = "http://www.w3.org/2001/04/xmlenc#"
@@ -260,7 +275,7 @@ def _document_without(signature: etree._Element, c14n: _C14n) -> bytes:
     signature.tail = None
     parent.remove(signature)
     try:
-        return c14n.of(parent.getroottree())
+        return _canonical_document(parent.getroottree(), c14n)
     finally:
         parent.insert(index, signature)
         signature.tail = tail
@@ -270,6 +285,76 @@ def _document_without(signature: etree._Element, c14n: _C14n) -> bytes:
             parent.text = saved
 
 
+def _canonical_document(tree: etree._ElementTree, c14n: _C14n) -> bytes:
+    """``c14n.of(tree)``, with the large attachment texts written by us rather than libxml2.
+
+    C14N writes a text node as its characters with ``& < > CR`` escaped; libxml2 does that
+    one character at a time, which makes base64 attachments most of the cost of
+    canonicalising a package. Each large ``ContentTransferEncoded`` element is swapped for an
+    empty twin holding a marker (moving elements leaves their text untouched: setting a 1 MB
+    text would re-validate it), the rest is canonicalised, the escaped texts are spliced in
+    where the markers came out, and the elements are put back. Same bytes as libxml2's (the
+    tests compare both on hostile text); an element the twin could not render identically
+    (attributes, namespace declarations of its own, another prefix) is left to libxml2.
+    """
+    swaps: list[tuple[etree._Element, etree._Element, str]] = []
+    marker = f"lgsp-c14n-{secrets.token_hex(12)}"
+    try:
+        for node in _attachment_texts(tree.getroot()):
+            text = node.text
+            if text is None or len(text) < _SPLICE_MIN_CHARS or len(node) or node.attrib:
+                continue
+            parent = node.getparent()
+            if parent is None:
+                continue
+            twin = etree.SubElement(parent, node.tag)
+            if twin.prefix != node.prefix or twin.nsmap != node.nsmap:
+                parent.remove(twin)
+                continue
+            twin.text = marker
+            twin.tail = node.tail
+            parent.replace(node, twin)
+            swaps.append((node, twin, text))
+        if not swaps:
+            return c14n.of(tree)
+        parts = c14n.of(tree).split(marker.encode())
+    finally:
+        for node, twin, _ in swaps:
+            parent = twin.getparent()
+            if parent is not None:
+                parent.replace(twin, node)
+    if len(parts) != len(swaps) + 1:  # the marker met elsewhere: never in practice
+        return c14n.of(tree)
+    out = [parts[0]]
+    for (_, _, text), part in zip(swaps, parts[1:], strict=True):
+        out.append(_c14n_text(text))
+        out.append(part)
+    return b"".join(out)
+
+
+def _attachment_texts(root: etree._Element) -> list[etree._Element]:
+    """edXML/AttachmentEncoded/Attachment/ContentTransferEncoded elements, in order."""
+    return [
+        node
+        for holder in _children(root, _ATTACHMENT_ENCODED)
+        for attachment in _children(holder, _ATTACHMENT)
+        for node in _children(attachment, _CONTENT_TRANSFER_ENCODED)
+    ]
+
+
+def _c14n_text(text: str) -> bytes:
+    """A text node as C14N 1.0 writes it (and exclusive C14N: the same rule)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#xD;")
+    return text.encode()
+
+
 def _header_of(root: etree._Element) -> etree._Element:
     """Return the package's one ``edXMLEnvelope/edXMLHeader`` (else ``envelope_malformed``)."""
     if root.tag != f"{_ED}edXML":
@@ -277,13 +362,13 @@ def _header_of(root: etree._Element) -> etree._Element:
             f"the root element is {_describe_tag(root.tag)}, not edXML in {NAMESPACE}",
             code="envelope_malformed",
         )
-    envelopes = root.findall(f"{_ED}edXMLEnvelope")
+    envelopes = _children(root, f"{_ED}edXMLEnvelope")
     if len(envelopes) != 1:
         raise SignatureError(
             f"an edXML package has exactly one edXMLEnvelope; this one has {len(envelopes)}",
             code="envelope_malformed",
         )
-    headers = envelopes[0].findall(f"{_ED}edXMLHeader")
+    headers = _children(envelopes[0], f"{_ED}edXMLHeader")
     if len(headers) != 1:
         raise SignatureError(
             f"an edXMLEnvelope has exactly one edXMLHeader; this one has {len(headers)}",
@@ -327,7 +412,7 @@ class _SignedInfoPolicy:
 
 
 def verify_envelope(
-    package: bytes,
+    package: bytes | etree._Element,
     trust: TrustStore,
     *,
     at: datetime,
@@ -341,17 +426,22 @@ def verify_envelope(
     flagged ``legacy_sha1``); the KeyInfo certificate is a valid agency certificate of
     ``trust`` at ``at``; the signature verifies with that certificate; the verified
     ``From/OrganId`` is the certificate's (and ``expected_organ_id`` when given).
+
+    ``package`` is the bytes, or the root element `edoc.load_xml` made of them when the
+    caller has parsed them already (a hub reads the package too: one parse, not two). The
+    tree is what is verified; it is left as it was found.
     """
-    root = load_xml(package)
-    signature = _locate_signature(root)
-    policy = _read_signed_info(signature, allow_legacy_sha1=allow_legacy_sha1)
-    certificate = _signer_certificate(signature)
-    _check_key_values(signature, certificate)
+    root = load_xml(package) if isinstance(package, bytes) else package
+    signature, header = _locate_signature(root)
+    parts = _kids(signature)
+    policy = _read_signed_info(parts, allow_legacy_sha1=allow_legacy_sha1)
+    certificate = _signer_certificate(parts)
+    _check_key_values(parts, certificate)
     signer = _validate_signer(trust, certificate, at=at)
-    signed_bytes = _check_signature(root, signature, certificate, policy)
+    signed_bytes = _check_signature(signature, parts, certificate, policy)
     # The reference is the whole document (URI=""), so every element of this tree is covered
     # by the digest just checked: reading From/OrganId from it cannot be wrapped.
-    organ_id = _verified_organ_id(root)
+    organ_id = _verified_organ_id(header)
     if signer.organ_id != organ_id:
         raise SignatureError(
             f"the package is from {organ_id} but it is signed by {signer.common_name!r} "
@@ -395,7 +485,8 @@ def _validate_signer(
     return signer
 
 
-def _locate_signature(root: etree._Element) -> etree._Element:
+def _locate_signature(root: etree._Element) -> tuple[etree._Element, etree._Element]:
+    """The one signature and the header it must sit in."""
     signatures = list(root.iter(_SIGNATURE))
     if not signatures:
         raise SignatureError("the package carries no XML signature", code="signature_missing")
@@ -413,30 +504,31 @@ def _locate_signature(root: etree._Element) -> etree._Element:
             f"the signature sits in {where}; it must be a child of edXMLEnvelope/edXMLHeader",
             code="signature_misplaced",
         )
-    return signature
+    return signature, header
 
 
-def _read_signed_info(signature: etree._Element, *, allow_legacy_sha1: bool) -> _SignedInfoPolicy:
+def _read_signed_info(parts: _Kids, *, allow_legacy_sha1: bool) -> _SignedInfoPolicy:
     """Check what the signature references and with which algorithms (before any crypto)."""
-    signed_infos = signature.findall("ds:SignedInfo", _DS_NS)
+    signed_infos = parts.get(_SIGNED_INFO, [])
     if len(signed_infos) != 1:
         raise SignatureError("the signature has no single SignedInfo", code="signature_malformed")
     signed_info = signed_infos[0]
-    c14n_uri = _algorithm(signed_info, "ds:CanonicalizationMethod")
+    info_parts = _kids(signed_info)
+    c14n_uri = _algorithm(info_parts, "ds:CanonicalizationMethod")
     c14n = _C14N_METHODS.get(c14n_uri or "")
     if c14n is None:
         raise SignatureError(
             f"unsupported canonicalization method {c14n_uri or '(none)'}",
             code="signature_algorithm_unsupported",
         )
-    method_uri = _algorithm(signed_info, "ds:SignatureMethod") or ""
+    method_uri = _algorithm(info_parts, "ds:SignatureMethod") or ""
     method = _SIGNATURE_METHODS.get(method_uri)
     if method is None:
         raise SignatureError(
             f"unsupported signature method {method_uri or '(none)'}",
             code="signature_algorithm_unsupported",
         )
-    references = signed_info.findall("ds:Reference", _DS_NS)
+    references = info_parts.get(_REFERENCE, [])
     if len(references) != 1:
         raise SignatureError(
             f"an envelope signature has exactly one Reference; this one has {len(references)}",
@@ -450,13 +542,13 @@ def _read_signed_info(signature: etree._Element, *, allow_legacy_sha1: bool) -> 
             'signature covers the whole package (URI="")',
             code="signature_bad_reference",
         )
-    if len(reference.findall("ds:Transforms", _DS_NS)) > 1:
+    reference_parts = _kids(reference)
+    transform_lists = reference_parts.get(_TRANSFORMS, [])
+    if len(transform_lists) > 1:
         raise SignatureError(
             "the reference has several Transforms lists", code="signature_bad_reference"
         )
-    transforms = [
-        t.get("Algorithm") for t in reference.findall("ds:Transforms/ds:Transform", _DS_NS)
-    ]
+    transforms = [t.get("Algorithm") for tl in transform_lists for t in tl if t.tag == _TRANSFORM]
     # Enveloped first, then at most one canonicalization: nothing that could select or
     # rewrite part of the document (XPath, XSLT, base64) is acceptable.
     if not transforms or transforms[0] != _ENVELOPED or transforms.count(_ENVELOPED) != 1:
@@ -473,14 +565,14 @@ def _read_signed_info(signature: etree._Element, *, allow_legacy_sha1: bool) -> 
     # XMLDSig: a same-document reference with no C14N transform is canonicalised with
     # C14N 1.0 without comments.
     reference_c14n = _C14N_METHODS[extra[0]] if extra and extra[0] else _DEFAULT_C14N
-    digest_uri = _algorithm(reference, "ds:DigestMethod") or ""
+    digest_uri = _algorithm(reference_parts, "ds:DigestMethod") or ""
     digest_hash = _DIGEST_METHODS.get(digest_uri)
     if digest_hash is None:
         raise SignatureError(
             f"unsupported digest method {digest_uri or '(none)'}",
             code="signature_algorithm_unsupported",
         )
-    digest_value = _base64_child(reference, "ds:DigestValue", what="DigestValue")
+    digest_value = _base64_child(reference_parts, "ds:DigestValue", what="DigestValue")
     key_type, signature_hash = method
     legacy = "sha1" in (signature_hash, digest_hash)
     if legacy and not allow_legacy_sha1:
@@ -503,13 +595,35 @@ def _read_signed_info(signature: etree._Element, *, allow_legacy_sha1: bool) -> 
     )
 
 
-def _algorithm(parent: etree._Element, path: str) -> str | None:
-    elements = parent.findall(path, _DS_NS)
+_Kids = dict[object, list[etree._Element]]
+
+
+def _kids(parent: etree._Element) -> _Kids:
+    """A parent's children by tag: one pass over them, then look-ups (no path parsing)."""
+    out: _Kids = {}
+    for child in parent:
+        out.setdefault(child.tag, []).append(child)
+    return out
+
+
+def _children(parent: etree._Element, tag: str) -> list[etree._Element]:
+    """The direct children with this (Clark notation) tag."""
+    return [child for child in parent if child.tag == tag]
+
+
+def _algorithm(parts: _Kids, name: str) -> str | None:
+    elements = parts.get(_ds(name), [])
     return elements[0].get("Algorithm") if len(elements) == 1 else None
 
 
-def _base64_child(parent: etree._Element, path: str, *, what: str) -> bytes:
-    elements = parent.findall(path, _DS_NS)
+@functools.cache
+def _ds(name: str) -> str:
+    # Callers name children as the XMLDSig spec does ("ds:DigestValue").
+    return f"{_DS}{name.removeprefix('ds:')}"
+
+
+def _base64_child(parts: _Kids, name: str, *, what: str) -> bytes:
+    elements = parts.get(_ds(name), [])
     if len(elements) != 1:
         raise SignatureError(f"the signature has no single {what}", code="signature_malformed")
     text = "".join((elements[0].text or "").split())
@@ -522,23 +636,25 @@ def _base64_child(parent: etree._Element, path: str, *, what: str) -> bytes:
     return value
 
 
-def _check_key_values(signature: etree._Element, certificate: x509.Certificate) -> None:
+def _check_key_values(parts: _Kids, certificate: x509.Certificate) -> None:
     """Refuse a ``KeyInfo/KeyValue`` that names another key than the certificate's.
 
     KeyInfo is not signed; we verify with the certificate alone, but a package whose KeyInfo
     contradicts itself is malformed, and saying so beats silently ignoring half of it.
     """
-    for key_value in signature.findall("ds:KeyInfo/ds:KeyValue", _DS_NS):
+    key_values = [v for info in parts.get(_KEY_INFO, []) for v in _children(info, _KEY_VALUE)]
+    for key_value in key_values:
         public_key = certificate.public_key()
-        rsa_values = key_value.findall("ds:RSAKeyValue", _DS_NS)
+        rsa_values = _children(key_value, _RSA_KEY_VALUE)
         if (
             len(key_value) == 1
             and len(rsa_values) == 1
             and isinstance(public_key, rsa.RSAPublicKey)
         ):
             numbers = public_key.public_numbers()
-            modulus = _base64_child(rsa_values[0], "ds:Modulus", what="RSAKeyValue/Modulus")
-            exponent = _base64_child(rsa_values[0], "ds:Exponent", what="RSAKeyValue/Exponent")
+            values = _kids(rsa_values[0])
+            modulus = _base64_child(values, "ds:Modulus", what="RSAKeyValue/Modulus")
+            exponent = _base64_child(values, "ds:Exponent", what="RSAKeyValue/Exponent")
             if (int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big")) == (
                 numbers.n,
                 numbers.e,
@@ -550,10 +666,13 @@ def _check_key_values(signature: etree._Element, certificate: x509.Certificate) 
         )
 
 
-def _signer_certificate(signature: etree._Element) -> x509.Certificate:
+def _signer_certificate(parts: _Kids) -> x509.Certificate:
     """Return the end-entity certificate of ``KeyInfo/X509Data`` (CA certificates are ignored)."""
     texts = [
-        e.text or "" for e in signature.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", _DS_NS)
+        e.text or ""
+        for info in parts.get(_KEY_INFO, [])
+        for data in _children(info, _X509_DATA)
+        for e in _children(data, _X509_CERTIFICATE)
     ]
     if not texts:
         raise SignatureError(
@@ -562,7 +681,7 @@ def _signer_certificate(signature: etree._Element) -> x509.Certificate:
         )
     end_entities: dict[bytes, x509.Certificate] = {}
     for text in texts:
-        certificate, fingerprint, is_ca = _load_certificate("".join(text.split()))
+        certificate, fingerprint, is_ca = _load_certificate(text)
         if not is_ca:
             end_entities.setdefault(fingerprint, certificate)
     if not end_entities:
@@ -579,6 +698,8 @@ def _signer_certificate(signature: etree._Element) -> x509.Certificate:
 
 @functools.lru_cache(maxsize=4096)
 def _load_certificate(text: str) -> tuple[x509.Certificate, bytes, bool]:
+    # Keyed by the text as found (line breaks included): an agency's packages repeat it.
+    text = "".join(text.split())
     """Decode a KeyInfo certificate once: a hub sees the same agencies' certificates all day.
 
     Returns the certificate, its SHA-256 fingerprint and whether it is a CA. Failures raise
@@ -614,8 +735,8 @@ def _is_ca(certificate: x509.Certificate) -> bool:
 
 
 def _check_signature(
-    root: etree._Element,
     signature: etree._Element,
+    parts: _Kids,
     certificate: x509.Certificate,
     policy: _SignedInfoPolicy,
 ) -> bytes:
@@ -624,7 +745,7 @@ def _check_signature(
     Returns the canonical bytes the digest covers. The signature value is checked first: an
     attacker-made SignedInfo is refused before any canonicalization of the whole package.
     """
-    signature_value = _base64_child(signature, "ds:SignatureValue", what="SignatureValue")
+    signature_value = _base64_child(parts, "ds:SignatureValue", what="SignatureValue")
     try:
         signed_info = policy.c14n.of(policy.signed_info)
     except (etree.LxmlError, ValueError) as exc:
@@ -677,12 +798,13 @@ def _raw_verify(
     )
 
 
-def _verified_organ_id(signed_root: etree._Element) -> str:
-    """Read ``From/OrganId`` from the verified XML, insisting the path is unambiguous."""
-    path = ("edXMLEnvelope", "edXMLHeader", "MessageHeader", "From", "OrganId")
-    node = signed_root
-    for name in path:
-        found = node.findall(f"{_ED}{name}")
+def _verified_organ_id(header: etree._Element) -> str:
+    """Read ``From/OrganId`` from the verified XML, insisting the path is unambiguous.
+
+    ``header`` is the one edXMLEnvelope/edXMLHeader (`_locate_signature` made sure)."""
+    node = header
+    for name in ("MessageHeader", "From", "OrganId"):
+        found = _kids(node).get(f"{_ED}{name}", [])
         if len(found) != 1:
             raise SignatureError(
                 f"the signed package has {len(found)} {name} elements where exactly one is "
@@ -695,6 +817,8 @@ def _verified_organ_id(signed_root: etree._Element) -> str:
 
 def _text(element: etree._Element) -> str:
     """All the text of an element: ``.text`` alone stops at the first comment."""
+    if not len(element):  # no child, comment or PI: .text is all of it
+        return (element.text or "").strip()
     return "".join(str(text) for text in element.itertext()).strip()
 
 

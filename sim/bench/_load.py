@@ -92,6 +92,8 @@ class LoadResult:
     latency_p99_ms: float = 0.0
     sent: int = 0  # requests sent in all
     exhausted: bool = False  # the distinct bodies ran out before the deadline
+    window_from: float = 0.0  # the window on the wall clock (time.time()), to line it up
+    window_to: float = 0.0  # with what other processes measured meanwhile
 
     @property
     def per_second(self) -> float:
@@ -383,6 +385,7 @@ async def run_load(spec: LoadSpec) -> LoadResult:
     run = _Run(spec, bodies)
     loop = asyncio.get_running_loop()
     run.started = time.perf_counter()
+    wall_offset = time.time() - run.started
     run.window_start = run.started + spec.warmup
     run.deadline = run.window_start + spec.seconds
     connections: list[_Connection] = []
@@ -442,6 +445,8 @@ async def run_load(spec: LoadSpec) -> LoadResult:
         latency_p99_ms=percentile(latencies, 99) * 1000,
         sent=run.sent,
         exhausted=run.exhausted,
+        window_from=run.window_start + wall_offset,
+        window_to=run.window_start + window + wall_offset,
     )
 
 

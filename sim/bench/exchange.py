@@ -9,11 +9,13 @@ Every figure comes from one run on the current machine, with the same load gener
 3. the floor they give together: ``1 / (1/bare + verify)`` — what a hub doing nothing but
    HTTP and verification would reach on one core;
 4. one real LGSP (`python -m lgsp serve`, SQLite) accepting distinct signed packages;
-5. end-to-end inter-province documents through the `small` topology until 01, 03 and 06 are
+5. the same hub with statistics off (``LGSP_STATS=false``), on the same packages: what
+   statistics cost the acceptance rate (issue 5's bar: at most 10%);
+6. end-to-end inter-province documents through the `small` topology until 01, 03 and 06 are
    back at the sender.
 
-`measure_acceptance` takes the hub's environment, so a caller can compare settings (e.g.
-statistics on and off) on the same packages.
+`measure_acceptance` takes the hub's environment, so a caller can compare other settings on
+the same packages the same way.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
@@ -75,6 +78,9 @@ from ._timing import measure
 
 # The bar of the issue: one hub accepts at least 0.6x the floor of HTTP + verification.
 ACCEPTANCE_BAR = 0.6
+# Issue 5's bar: statistics cost the hub's acceptance rate at most 10% (of the rate off).
+STATS_OVERHEAD_BAR_PCT = 10.0
+STATS_OFF = {"LGSP_STATS": "false"}
 TOPOLOGY = "small"
 HUB_ID = "lgsp-h56"
 PROVINCE = "H56"
@@ -86,6 +92,7 @@ REJECTED = "02"
 DEFAULT_SECONDS = 5.0
 DEFAULT_WARMUP = 1.0
 DEFAULT_CONCURRENCY = 32
+DEFAULT_REPEAT = 3
 DEFAULT_DOCUMENTS = 60
 DEFAULT_E2E_CONCURRENCY = 8
 DEFAULT_E2E_TIMEOUT = 180.0
@@ -163,6 +170,19 @@ class EndToEnd:
 
 
 @dataclass(frozen=True)
+class BareRun:
+    """One measured run of the bare endpoint."""
+
+    load: LoadResult
+    cpu_share: float | None = None  # CPU the server got in the window, in cores (Linux)
+
+    @property
+    def per_s(self) -> float:
+        """201 answers per second."""
+        return self.load.rate_of(201)
+
+
+@dataclass(frozen=True)
 class AcceptanceRun:
     """One measured run of a real hub accepting distinct signed packages."""
 
@@ -170,11 +190,48 @@ class AcceptanceRun:
     hub_env: dict[str, str] = field(default_factory=dict)
     accepted_by_hub: int | None = None  # the hub's own count (stats), as a cross-check
     profile: Path | None = None  # py-spy's folded stacks of the hub, when asked
+    cpu_share: float | None = None  # CPU the hub process got in the window, in cores (Linux)
 
     @property
     def per_s(self) -> float:
         """201 answers (packages accepted and stored) per second."""
         return self.load.rate_of(201)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of the repeated measurements, with the load average before it."""
+
+    load_average: float
+    bare: BareRun
+    envelope_verify_ms: float
+    acceptance: AcceptanceRun
+    acceptance_stats_off: AcceptanceRun | None = None  # None: the comparison was skipped
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        off = self.acceptance_stats_off
+        return {
+            "load_average_1m": round(self.load_average, 2),
+            "bare_requests_per_s": round(self.bare.per_s, 1),
+            "bare_server_cpu_share": _rounded(self.bare.cpu_share, 2),
+            "envelope_verify_ms": round(self.envelope_verify_ms, 4),
+            "acceptance_per_s": round(self.acceptance.per_s, 1),
+            "acceptance_hub_cpu_share": _rounded(self.acceptance.cpu_share, 2),
+            "acceptance_stats_off_per_s": round(off.per_s, 1) if off is not None else None,
+            "acceptance_stats_off_hub_cpu_share": (
+                _rounded(off.cpu_share, 2) if off is not None else None
+            ),
+        }
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def stats_overhead_pct(on_per_s: float, off_per_s: float) -> float | None:
+    """``100 × (off − on) / off``: positive when statistics cost throughput (None if off is 0)."""
+    return 100.0 * (off_per_s - on_per_s) / off_per_s if off_per_s > 0 else None
 
 
 @dataclass(frozen=True)
@@ -186,18 +243,21 @@ class ExchangeFigures:
     package_bytes: int
     load_generator: str
     concurrency: int
-    bare: LoadResult
+    # Each the best of the rounds, on its own (contention only ever slows a run down).
+    bare: BareRun
     envelope_verify_ms: float
-    acceptance: AcceptanceRun
+    acceptance: AcceptanceRun  # with the hub's statistics on (as ``hub_env`` says)
     end_to_end: EndToEnd | None
     bare_wrk_requests_per_s: float | None = None
     packages_available: int = 0
     load_average_end: tuple[float, float, float] | None = None
+    rounds: tuple[Round, ...] = ()
+    acceptance_stats_off: AcceptanceRun | None = None  # None: the comparison was skipped
 
     @property
     def bare_requests_per_s(self) -> float:
         """The bare endpoint's 201 answers per second: the HTTP ceiling."""
-        return self.bare.rate_of(201)
+        return self.bare.per_s
 
     @property
     def floor_per_s(self) -> float:
@@ -220,6 +280,24 @@ class ExchangeFigures:
         """Whether the hub reaches the issue's bar (≥ 0.6x the floor)."""
         return self.acceptance_vs_floor >= ACCEPTANCE_BAR
 
+    @property
+    def acceptance_stats_off_per_s(self) -> float | None:
+        """The hub's accepted packages per second with statistics off (None: not measured)."""
+        off = self.acceptance_stats_off
+        return off.per_s if off is not None else None
+
+    @property
+    def stats_overhead_pct(self) -> float | None:
+        """What statistics cost the acceptance rate, in % of the rate off (positive: slower)."""
+        off = self.acceptance_stats_off_per_s
+        return stats_overhead_pct(self.acceptance_per_s, off) if off is not None else None
+
+    @property
+    def stats_overhead_within_bar(self) -> bool | None:
+        """Whether statistics cost at most `STATS_OVERHEAD_BAR_PCT` (None: not measured)."""
+        pct = self.stats_overhead_pct
+        return pct <= STATS_OVERHEAD_BAR_PCT if pct is not None else None
+
     def as_dict(self) -> dict[str, Any]:
         """Flatten for JSON: the issue's keys first, then details."""
         e2e = self.end_to_end
@@ -232,6 +310,10 @@ class ExchangeFigures:
             "acceptance_vs_floor": round(self.acceptance_vs_floor, 3),
             "acceptance_bar": ACCEPTANCE_BAR,
             "acceptance_bar_met": self.acceptance_bar_met,
+            "acceptance_stats_off_per_s": _rounded(self.acceptance_stats_off_per_s, 1),
+            "stats_overhead_pct": _rounded(self.stats_overhead_pct, 1),
+            "stats_overhead_bar_pct": STATS_OVERHEAD_BAR_PCT,
+            "stats_overhead_within_bar": self.stats_overhead_within_bar,
             "end_to_end_docs_per_s": round(e2e.docs_per_s, 2) if e2e else None,
             "latency_p50_ms": round(e2e.latency_ms(50), 1) if e2e else None,
             "latency_p99_ms": round(e2e.latency_ms(99), 1) if e2e else None,
@@ -242,8 +324,10 @@ class ExchangeFigures:
             "load_average_end": list(self.load_average_end) if self.load_average_end else None,
             "package_bytes": self.package_bytes,
             "concurrency": self.concurrency,
-            "bare_seconds": round(self.bare.seconds, 2),
-            "bare_errors": dict(self.bare.errors),
+            "repeat": len(self.rounds) or 1,
+            "bare_seconds": round(self.bare.load.seconds, 2),
+            "bare_errors": dict(self.bare.load.errors),
+            "bare_server_cpu_share": _rounded(self.bare.cpu_share, 2),
             "bare_wrk_requests_per_s": (
                 round(self.bare_wrk_requests_per_s, 1)
                 if self.bare_wrk_requests_per_s is not None
@@ -258,7 +342,15 @@ class ExchangeFigures:
             "acceptance_packages_ran_out": acc.exhausted,
             "acceptance_accepted_by_hub": self.acceptance.accepted_by_hub,
             "acceptance_hub_env": dict(self.acceptance.hub_env),
+            "acceptance_hub_cpu_share": _rounded(self.acceptance.cpu_share, 2),
+            "acceptance_stats_off_hub_env": (
+                dict(self.acceptance_stats_off.hub_env) if self.acceptance_stats_off else None
+            ),
+            "acceptance_stats_off_errors": (
+                dict(self.acceptance_stats_off.load.errors) if self.acceptance_stats_off else None
+            ),
             "packages_available": self.packages_available,
+            "rounds": [r.as_dict() for r in self.rounds],
         }
         if e2e is not None:
             out.update(
@@ -611,14 +703,76 @@ def hub_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 # --- measurements ----------------------------------------------------------------------------
 
 
+class CpuSampler:
+    """A process's CPU time (all its threads, user + system), sampled every 0.1 s in a thread.
+
+    `share` tells how many cores the process got between two wall-clock instants: on a
+    shared machine, a rate measured while the server got 0.5 of a core says little about
+    the server and much about the neighbours. Linux only (``/proc``); None elsewhere.
+    """
+
+    def __init__(self, pid: int, *, interval: float = 0.1) -> None:
+        self.path = Path(f"/proc/{pid}/stat")
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (time.time(), CPU seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __enter__(self) -> Self:
+        # One sample now and one at exit: whatever happens between is bracketed.
+        if self._sample():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self._sample()
+
+    def _run(self) -> None:
+        # Bounded by the measurement: the owner stops it on exit, or the process goes away.
+        while not self._stop.wait(self.interval):
+            if not self._sample():
+                return
+
+    def _sample(self) -> bool:
+        cpu = self._read()
+        if cpu is None:
+            return False
+        self.samples.append((time.time(), cpu))
+        return True
+
+    def _read(self) -> float | None:
+        try:
+            fields = self.path.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        # After the name: state is field 3 of stat(5), utime and stime fields 14 and 15.
+        return (int(fields[11]) + int(fields[12])) / self._tick
+
+    def share(self, start: float, end: float) -> float | None:
+        """Cores used between ``start`` and ``end`` (wall clock), from the nearest samples."""
+        before = [s for s in self.samples if s[0] <= start]
+        after = [s for s in self.samples if s[0] >= end]
+        if not before or not after or end <= start:
+            return None
+        (t0, c0), (t1, c1) = before[-1], after[0]
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else None
+
+
 def measure_bare(
     sample: Path, *, work: Path, concurrency: int, seconds: float, warmup: float
-) -> LoadResult:
-    """The bare endpoint's rate with our load generator."""
+) -> BareRun:
+    """The bare endpoint's rate with our load generator, and the CPU the server got."""
     port = free_port()
     command = [sys.executable, "-m", "sim.bench._bare", "--port", str(port)]
-    with ServerProcess(command, port=port, log=work / "bare.log", expect="bare") as server:
-        return run_load_process(
+    with (
+        ServerProcess(command, port=port, log=work / "bare.log", expect="bare") as server,
+        CpuSampler(server.pid) as cpu,
+    ):
+        load = run_load_process(
             LoadSpec(
                 url=server.url + SUBMIT_PATH,
                 concurrency=concurrency,
@@ -627,6 +781,7 @@ def measure_bare(
                 body_file=str(sample),
             )
         )
+    return BareRun(load=load, cpu_share=cpu.share(load.window_from, load.window_to))
 
 
 def measure_bare_wrk(sample: Path, *, work: Path, concurrency: int, seconds: float) -> float:
@@ -673,9 +828,14 @@ def measure_acceptance(
 ) -> AcceptanceRun:
     """One real LGSP on a fresh database, fed distinct signed packages by the load generator.
 
-    ``hub_env`` adds ``LGSP_*`` settings to the hub's environment (compare settings on the
-    same packages by calling this twice); ``profile`` writes py-spy's folded stacks of the hub
-    process over the measured window (needs ``py-spy`` next to the interpreter or on PATH).
+    ``hub_env`` adds ``LGSP_*`` settings to the hub's environment; ``profile`` writes
+    py-spy's folded stacks of the hub process over the run (needs ``py-spy`` next to the
+    interpreter or on PATH). Settings compare on the same packages, each on a fresh hub::
+
+        bench = prepare_bench_data(default_cache_dir(), at=now)
+        ensure_packages(bench, 10_000, at=now)
+        on = measure_acceptance(bench)
+        off = measure_acceptance(bench, hub_env={"LGSP_STATS": "false"})
     """
     env = dict(hub_env or {})
     with contextlib.ExitStack() as stack:
@@ -695,6 +855,7 @@ def measure_acceptance(
             )
         )
         token = _token(hub.url, bench.system_id, bench.secret)
+        cpu = stack.enter_context(CpuSampler(hub.pid))
         # Sampling starts with the load (warm-up included: it is short next to the window).
         spy = _start_profiler(hub.pid, profile, seconds=warmup + seconds) if profile else None
         try:
@@ -712,7 +873,10 @@ def measure_acceptance(
             if spy is not None:
                 _finish_profiler(spy)
         accepted = _accepted_documents(hub.url)
-    return AcceptanceRun(load=load, hub_env=env, accepted_by_hub=accepted, profile=profile)
+    share = cpu.share(load.window_from, load.window_to)  # after its last sample, at exit
+    return AcceptanceRun(
+        load=load, hub_env=env, accepted_by_hub=accepted, profile=profile, cpu_share=share
+    )
 
 
 def _token(url: str, system_id: str, secret: str) -> str:
@@ -1149,49 +1313,81 @@ def run_exchange_bench(
     seconds: float = DEFAULT_SECONDS,
     warmup: float = DEFAULT_WARMUP,
     concurrency: int = DEFAULT_CONCURRENCY,
+    repeat: int = DEFAULT_REPEAT,
     documents: int = DEFAULT_DOCUMENTS,
     e2e_concurrency: int = DEFAULT_E2E_CONCURRENCY,
     e2e_timeout: float = DEFAULT_E2E_TIMEOUT,
     hub_env: Mapping[str, str] | None = None,
+    stats_compare: bool = True,
     cache: Path | None = None,
     profile: Path | None = None,
     wrk_check: bool = True,
     reporter: Reporter | None = None,
 ) -> ExchangeFigures:
-    """Measure everything `bench exchange` prints, in order, on this machine."""
+    """Measure everything `bench exchange` prints, on this machine.
+
+    The bare endpoint, the verification and the hub are measured in ``repeat`` rounds, one
+    after the other in each round, and the best round of each is kept (neighbours only ever
+    slow a run down); every round is in the figures. With ``stats_compare``, each round also
+    measures a fresh hub with ``LGSP_STATS=false`` added to ``hub_env`` (the run with
+    ``hub_env`` alone is the one with statistics on), on the same packages. The profile, when
+    asked, is the one of the best acceptance round with statistics on.
+    """
     reporter = reporter or _Silent()
+    repeat = max(1, repeat)
     cpu_count, load_average = machine_state()
     reporter.phase("preparing the bench data (first run: the CA and a signed PDF)")
     bench = prepare_bench_data(cache or default_cache_dir(), at=at)
     sample = bench.sample_file
+    rounds: list[Round] = []
+    available = 0
+    wrk_rate = None
     with tempfile.TemporaryDirectory(prefix="lgsp-bench-exchange-") as tmp:
         work = Path(tmp)
-        reporter.phase(f"bare endpoint: {concurrency} connections, {seconds:g} s")
-        bare = measure_bare(
-            sample, work=work, concurrency=concurrency, seconds=seconds, warmup=warmup
-        )
-        wrk_rate = None
         if wrk_check and wrk_available():
-            reporter.phase("bare endpoint again, with wrk (checks our generator)")
+            reporter.phase("bare endpoint with wrk (a check on our load generator)")
             wrk_rate = measure_bare_wrk(
                 sample, work=work, concurrency=concurrency, seconds=min(seconds, 3.0)
             )
-        reporter.phase("envelope verification, in-process")
-        verify_ms = measure_verify(bench, seconds=min(seconds, 2.0), at=at)
-        floor = floor_per_s(bare.rate_of(201), verify_ms)
-        available = ensure_packages(
-            bench, packages_needed(floor, seconds=seconds, warmup=warmup), at=at, reporter=reporter
-        )
-        reporter.phase(f"one LGSP accepting signed packages: {concurrency} connections")
-        acceptance = measure_acceptance(
-            bench,
-            hub_env=hub_env,
-            concurrency=concurrency,
-            seconds=seconds,
-            warmup=warmup,
-            profile=profile,
-            work=work / "acceptance",
-        )
+        for index in range(repeat):
+            tag = f"[{index + 1}/{repeat}]"
+            load_now = os.getloadavg()[0]
+            reporter.phase(f"{tag} bare endpoint: {concurrency} connections, {seconds:g} s")
+            bare = measure_bare(
+                sample, work=work, concurrency=concurrency, seconds=seconds, warmup=warmup
+            )
+            reporter.phase(f"{tag} envelope verification, in-process")
+            verify_ms = measure_verify(bench, seconds=min(seconds, 2.0), at=at)
+            floor = floor_per_s(bare.per_s, verify_ms)
+            available = ensure_packages(
+                bench,
+                packages_needed(floor, seconds=seconds, warmup=warmup),
+                at=at,
+                reporter=reporter,
+            )
+            reporter.phase(f"{tag} one LGSP accepting signed packages: {concurrency} connections")
+            acceptance = measure_acceptance(
+                bench,
+                hub_env=hub_env,
+                concurrency=concurrency,
+                seconds=seconds,
+                warmup=warmup,
+                profile=profile.with_name(f"{profile.name}.{index}") if profile else None,
+                work=work / f"acceptance-{index}",
+            )
+            stats_off = None
+            if stats_compare:
+                reporter.phase(f"{tag} the same, statistics off (LGSP_STATS=false)")
+                stats_off = measure_acceptance(
+                    bench,
+                    hub_env={**(hub_env or {}), **STATS_OFF},
+                    concurrency=concurrency,
+                    seconds=seconds,
+                    warmup=warmup,
+                    work=work / f"acceptance-stats-off-{index}",
+                )
+            rounds.append(Round(load_now, bare, verify_ms, acceptance, stats_off))
+        best_acceptance = _best_profiled(rounds, profile)
         end_to_end = None
         if documents > 0:
             end_to_end = measure_end_to_end(
@@ -1202,17 +1398,35 @@ def run_exchange_bench(
                 reporter=reporter,
                 work=work / "e2e",
             )
+    offs = [r.acceptance_stats_off for r in rounds if r.acceptance_stats_off is not None]
     return ExchangeFigures(
         cpu_count=cpu_count,
         load_average=load_average,
         package_bytes=len(sample.read_bytes()),
         load_generator=GENERATOR_NAME,
         concurrency=concurrency,
-        bare=bare,
-        envelope_verify_ms=verify_ms,
-        acceptance=acceptance,
+        bare=max((r.bare for r in rounds), key=lambda b: b.per_s),
+        envelope_verify_ms=min(r.envelope_verify_ms for r in rounds),
+        acceptance=best_acceptance,
         end_to_end=end_to_end,
         bare_wrk_requests_per_s=wrk_rate,
         packages_available=available,
         load_average_end=os.getloadavg(),
+        rounds=tuple(rounds),
+        acceptance_stats_off=max(offs, key=lambda a: a.per_s) if offs else None,
     )
+
+
+def _best_profiled(rounds: Sequence[Round], profile: Path | None) -> AcceptanceRun:
+    """The best acceptance run (statistics on); its profile, if any, moved to ``profile``."""
+    best = max((r.acceptance for r in rounds), key=lambda a: a.per_s)
+    if profile is None:
+        return best
+    # py-spy may have failed to write: then no profile rather than a path to nothing.
+    source = best.profile if best.profile is not None and best.profile.is_file() else None
+    if source is not None:
+        source.replace(profile)
+    for r in rounds:
+        if r.acceptance.profile is not None:
+            r.acceptance.profile.unlink(missing_ok=True)  # the other rounds' stacks
+    return replace(best, profile=profile if source is not None else None)

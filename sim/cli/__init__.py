@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bench, bench_stats, demo, edxml, edxml_signing, keys, pdf, send, systems, tour, up
+from . import bench, demo, edxml, edxml_signing, keys, pdf, send, systems, tour, up
 from . import report as report_command
 from . import stats as stats_command
 
@@ -27,7 +27,6 @@ app.command("tour")(tour.tour)
 app.command("stats")(stats_command.stats)
 app.command("report")(report_command.report)
 del edxml_signing  # registers `edxml sign` and `edxml verify` on edxml.app
-del bench_stats  # registers `bench stats` (statistics on and off) on bench.app
 
 
 def main() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -49,6 +51,16 @@ def crypto(
         ("raw RSA-2048 verify (same bytes)", figures.raw_verify),
         ("envelope sign (XMLDSig, RSA-SHA256)", figures.envelope_sign),
         ("envelope verify (signature + chain + CRL + OrganId)", figures.envelope_verify),
+        ("  of which: hardened XML parse (edoc.load_xml)", figures.xml_parse),
+        ("envelope verify of a parsed package (a hub's case)", figures.envelope_verify_parsed),
+        (
+            f"raw RSA-2048 verify, {figures.large_package_bytes / 1024:,.0f} KB package",
+            figures.large_raw_verify,
+        ),
+        (
+            f"envelope verify, {figures.large_package_bytes / 1024:,.0f} KB package",
+            figures.large_envelope_verify,
+        ),
         ("PAdES sign (ours: key loaded once, bytes reserved)", figures.pades_sign),
         ("PAdES validate (a PDF with one signature)", figures.pades_validate),
         (
@@ -61,9 +73,13 @@ def crypto(
     out = Console()
     out.print(table)
     out.print(
-        f"envelope sign = {figures.envelope_sign_vs_raw:.2f}x raw sign, "
-        f"envelope verify = {figures.envelope_verify_vs_raw:.2f}x raw verify (bar: ≤ {ENVELOPE_BAR:g}x); "
-        f"PAdES signing {figures.pades_speedup:.1f}x faster than the plain default (bar: ≥ {PADES_BAR:g}x)"
+        f"envelope sign = {figures.envelope_sign_vs_raw:.2f}x raw sign; envelope verify = "
+        f"{figures.envelope_verify_vs_raw:.2f}x raw verify from bytes, "
+        f"{figures.envelope_verify_parsed_vs_raw:.2f}x on a parsed package, "
+        f"{figures.large_envelope_verify_vs_raw:.2f}x from bytes at "
+        f"{figures.large_package_bytes / 1024:,.0f} KB (bar: ≤ {ENVELOPE_BAR:g}x); "
+        f"PAdES signing {figures.pades_speedup:.1f}x faster than the plain default "
+        f"(bar: ≥ {PADES_BAR:g}x)"
     )
 
 
@@ -80,6 +96,12 @@ def exchange(
         int,
         typer.Option(min=1, help="Keep-alive connections of the load generator (bare and hub)."),
     ] = 32,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Rounds of bare + verification + hub; the best of each is reported."
+        ),
+    ] = 3,
     documents: Annotated[
         int,
         typer.Option(min=0, help="End-to-end documents between two provinces (0: skip that part)."),
@@ -108,11 +130,87 @@ def exchange(
     wrk_check: Annotated[
         bool, typer.Option(help="Also time the bare endpoint with wrk, when installed.")
     ] = True,
+    stats_compare: Annotated[
+        bool,
+        typer.Option(
+            help="In every round, also measure a fresh hub with statistics off "
+            "(LGSP_STATS=false) on the same packages: what statistics cost (bar: ≤ 10%)."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Time one hub's acceptance of signed packages against HTTP + verification, and the
-    end-to-end exchange between two provinces."""
-    from sim.bench.exchange import machine_state, run_exchange_bench
+    """Time one hub's acceptance of signed packages against HTTP + verification, with
+    statistics on and off, and the end-to-end exchange between two provinces."""
+    with _announced() as reporter:
+        figures = _run(
+            reporter,
+            seconds=seconds,
+            warmup=warmup,
+            concurrency=concurrency,
+            repeat=repeat,
+            documents=documents,
+            e2e_concurrency=e2e_concurrency,
+            e2e_timeout=timeout,
+            cache=cache,
+            profile=profile,
+            wrk_check=wrk_check,
+            stats_compare=stats_compare,
+        )
+    if as_json:
+        typer.echo(json.dumps(figures.as_dict(), indent=2, ensure_ascii=False))
+        return
+    _print_exchange(figures, Console())
+    if figures.acceptance.profile is not None:
+        _print_profile(figures.acceptance.profile, Console())
+
+
+@app.command("stats")
+def stats(
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Rounds of statistics on, then off; the best of each.")
+    ] = 2,
+    seconds: Annotated[float, typer.Option(min=0.2, help="Seconds each rate is measured.")] = 5.0,
+    warmup: Annotated[float, typer.Option(min=0, help="Seconds of load before each window.")] = 1.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Load generator connections.")] = 32,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="The bench data cache (default: that of `bench exchange`).", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """What statistics cost: `bench exchange`'s rounds without the end-to-end part, the
+    acceptance with statistics on and off side by side (bar: ≤ 10%)."""
+    with _announced() as reporter:
+        figures = _run(
+            reporter,
+            seconds=seconds,
+            warmup=warmup,
+            concurrency=concurrency,
+            repeat=rounds,
+            documents=0,
+            cache=cache,
+            wrk_check=False,
+            stats_compare=True,
+        )
+    if as_json:
+        typer.echo(json.dumps(figures.as_dict(), indent=2, ensure_ascii=False))
+        return
+    out = Console()
+    table = Table(title="One LGSP accepting signed packages, statistics on and off")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    _stats_rows(figures, table)
+    out.print(table)
+    _print_rounds(figures, out)
+    _stats_verdict(figures, out)
+
+
+@contextlib.contextmanager
+def _announced() -> Iterator[_PhaseProgress]:
+    """The machine's state on stderr, then the bench's phases, errors reported as the CLI's."""
+    from sim.bench.exchange import machine_state
 
     from ._common import reported_errors
 
@@ -123,25 +221,14 @@ def exchange(
         + ("  (busy: figures will be noisy)" if load[0] > 1.5 else "")
     )
     with reported_errors(), _PhaseProgress(status) as reporter:
-        figures = run_exchange_bench(
-            at=WallClock().now(),
-            seconds=seconds,
-            warmup=warmup,
-            concurrency=concurrency,
-            documents=documents,
-            e2e_concurrency=e2e_concurrency,
-            e2e_timeout=timeout,
-            cache=cache,
-            profile=profile,
-            wrk_check=wrk_check,
-            reporter=reporter,
-        )
-    if as_json:
-        typer.echo(json.dumps(figures.as_dict(), indent=2, ensure_ascii=False))
-        return
-    _print_exchange(figures, Console())
-    if profile is not None:
-        _print_profile(profile, Console())
+        yield reporter
+
+
+def _run(reporter: _PhaseProgress, **options: Any) -> ExchangeFigures:
+    """`run_exchange_bench` at the wall clock's now, reporting to the progress display."""
+    from sim.bench.exchange import run_exchange_bench
+
+    return run_exchange_bench(at=WallClock().now(), reporter=reporter, **options)
 
 
 class _PhaseProgress:
@@ -209,7 +296,7 @@ def _print_exchange(figures: ExchangeFigures, out: Console) -> None:
     table.add_column("value", justify="right")
     table.add_row(
         "bare FastAPI endpoint, same body (HTTP ceiling)",
-        f"{figures.bare_requests_per_s:,.0f} req/s",
+        f"{figures.bare_requests_per_s:,.0f} req/s{_cores(figures.bare.cpu_share)}",
     )
     if figures.bare_wrk_requests_per_s is not None:
         table.add_row(
@@ -221,7 +308,8 @@ def _print_exchange(figures: ExchangeFigures, out: Console) -> None:
     table.add_row("floor = 1 / (1/bare + verify)", f"{figures.floor_per_s:,.0f} /s")
     acceptance = figures.acceptance.load
     table.add_row(
-        "one LGSP, SQLite: packages accepted (201)", f"{figures.acceptance_per_s:,.0f} /s"
+        "one LGSP, SQLite: packages accepted (201)",
+        f"{figures.acceptance_per_s:,.0f} /s{_cores(figures.acceptance.cpu_share)}",
     )
     table.add_row(
         "  request latency p50 / p99",
@@ -230,6 +318,8 @@ def _print_exchange(figures: ExchangeFigures, out: Console) -> None:
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(acceptance.errors.items())) or "none"
     table.add_row("  errors", errors)
     table.add_row("acceptance / floor", f"{figures.acceptance_vs_floor:.2f}")
+    if figures.acceptance_stats_off is not None:
+        _stats_rows(figures, table, on_row=False)
     e2e = figures.end_to_end
     if e2e is not None:
         table.add_row(
@@ -247,6 +337,7 @@ def _print_exchange(figures: ExchangeFigures, out: Console) -> None:
         e2e_errors = ", ".join(f"{k}: {v}" for k, v in sorted(e2e.errors.items())) or "none"
         table.add_row("  errors", e2e_errors)
     out.print(table)
+    _print_rounds(figures, out)
     if acceptance.exhausted:
         out.print(
             f"note: the {figures.packages_available:,} cached packages ran out before the end of the window"
@@ -257,6 +348,79 @@ def _print_exchange(figures: ExchangeFigures, out: Console) -> None:
         f"{verdict}",
         style="green" if figures.acceptance_bar_met else "red",
     )
+    _stats_verdict(figures, out)
+
+
+def _stats_rows(figures: ExchangeFigures, table: Table, *, on_row: bool = True) -> None:
+    """The rows of statistics on and off (the 'on' row only where the table lacks it)."""
+    from sim.bench.exchange import STATS_OVERHEAD_BAR_PCT
+
+    off = figures.acceptance_stats_off
+    if on_row:
+        table.add_row(
+            "one LGSP, statistics on: packages accepted (201)",
+            f"{figures.acceptance_per_s:,.0f} /s{_cores(figures.acceptance.cpu_share)}",
+        )
+    if off is None:
+        return
+    table.add_row(
+        "one LGSP, statistics off (LGSP_STATS=false)",
+        f"{off.per_s:,.0f} /s{_cores(off.cpu_share)}",
+    )
+    if off.load.errors:
+        errors = ", ".join(f"{k}: {v}" for k, v in sorted(off.load.errors.items()))
+        table.add_row("  errors, statistics off", errors)
+    pct = figures.stats_overhead_pct
+    within = figures.stats_overhead_within_bar
+    verdict = "met" if within else "NOT met"
+    table.add_row(
+        "statistics overhead = (off − on) / off",
+        "—" if pct is None else f"{pct:+.1f}% (bar ≤ {STATS_OVERHEAD_BAR_PCT:g}%: {verdict})",
+    )
+
+
+def _print_rounds(figures: ExchangeFigures, out: Console) -> None:
+    """Every round's figures, when there was more than one round."""
+    if len(figures.rounds) < 2:
+        return
+    compared = any(r.acceptance_stats_off is not None for r in figures.rounds)
+    rounds = Table(title="Every round (the best of each column is reported above)")
+    columns = ["round", "load 1 min", "bare req/s", "verify ms", "accepted /s"]
+    for column in columns + (["stats off /s"] if compared else []):
+        rounds.add_column(column, justify="right")
+    for number, r in enumerate(figures.rounds, 1):
+        cells = [
+            str(number),
+            f"{r.load_average:.2f}",
+            f"{r.bare.per_s:,.0f}{_cores(r.bare.cpu_share)}",
+            f"{r.envelope_verify_ms:.3f}",
+            f"{r.acceptance.per_s:,.0f}{_cores(r.acceptance.cpu_share)}",
+        ]
+        if compared:
+            off = r.acceptance_stats_off
+            cells.append("—" if off is None else f"{off.per_s:,.0f}{_cores(off.cpu_share)}")
+        rounds.add_row(*cells)
+    out.print(rounds)
+
+
+def _stats_verdict(figures: ExchangeFigures, out: Console) -> None:
+    """One line: what statistics cost against the bar (nothing when not compared)."""
+    from sim.bench.exchange import STATS_OVERHEAD_BAR_PCT
+
+    pct = figures.stats_overhead_pct
+    if pct is None:
+        return
+    within = bool(figures.stats_overhead_within_bar)
+    out.print(
+        f"statistics cost {pct:+.1f}% of the acceptance rate (bar: ≤ {STATS_OVERHEAD_BAR_PCT:g}%): "
+        f"{'met' if within else 'NOT met'}",
+        style="green" if within else "red",
+    )
+
+
+def _cores(share: float | None) -> str:
+    # How much CPU the server process got in the window: below ~0.9, neighbours took the rest.
+    return f" ({share:.2f} core)" if share is not None else ""
 
 
 def _print_profile(path: Path, out: Console) -> None:

@@ -186,9 +186,38 @@ def _print(document: dict[str, Any]) -> None:
     for item in document["comparison"]:
         if item.get("note"):
             console.print(Text(f"  {item['figure']}: {item['note']}", style="dim"))
+    late_start = run.get("late_start_hours")
     console.print(
         f"{run['sent']:,} documents in {run['wall_seconds']:.0f} s, the year compressed "
         f"{run['clock_rate']:,.0f}×; refused: {run['refused'] or 'none'}; "
         f"settled: {'yes' if run['settled'] else 'NO'}; largest sending lag "
-        f"{run['max_lag_hours']} simulated hours ({run['sent_after_year']} sent after the year)."
+        f"{run['max_lag_hours']} simulated hours ({run['sent_after_year']} sent after the year"
+        f"{f'; started {late_start} h into the year' if late_start else ''})."
+    )
+    on_time = _on_time_line(document)
+    if on_time:
+        console.print(on_time)
+
+
+def _on_time_line(document: dict[str, Any]) -> str:
+    """The on-time rate with the machine's lag beside it: a fast clock turns tenths of a
+    second of lag into simulated hours, and late 06 statuses may be the machine's, not the
+    profile's."""
+    raw = document["measured_in_run"].get("on_time_rate")
+    if not isinstance(raw, dict) or not raw.get("trials"):
+        return ""
+    rate = raw["successes"] / raw["trials"]
+    interval = document["intervals"].get("on_time_rate")
+    text = f"completed by the end of the DueDate: {rate:.2%} ({raw['successes']}/{raw['trials']}"
+    text += f", 95% CI {interval[0]:.1%}–{interval[1]:.1%})" if interval else ")"
+    lag = document["run"].get("completion_lag") or {}
+    if not lag.get("statuses_06"):
+        return text + "."
+    return (
+        f"{text}; machine lag: a 06 reached its hub {lag['mean_hours']} simulated hours after "
+        f"its planned moment on average (at most {lag['max_hours']}), one real second being "
+        f"{lag['simulated_hours_per_real_second']:g} simulated hours; of "
+        f"{lag['with_due_date']} 06 statuses answering a DueDate, {lag['planned_late']} were "
+        f"drawn late by the fleets' profile and {lag['late_by_lag']} planned on time but "
+        "stored late because of that lag."
     )

@@ -234,3 +234,24 @@ async def fetch_hub_stats(
 
         await asyncio.gather(*(one(hub) for hub in hubs))
     return dict(sorted(results.items())), errors
+
+
+def merge_completion_lag(per_fleet: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The fleets' ``completion_lag`` figures (``GET /fleet/stats``) for the whole topology.
+
+    Each fleet tells how long after its planned moment each 06 it sent was stored at its hub,
+    and how many of those answering a DueDate were drawn late by the profile or planned on
+    time and made late by that lag alone.
+    """
+    count = sum(int(f.get("count") or 0) for f in per_fleet)
+    total = sum(float(f.get("mean_seconds") or 0.0) * int(f.get("count") or 0) for f in per_fleet)
+    maxima = [float(f["max_seconds"]) for f in per_fleet if f.get("max_seconds") is not None]
+    return {
+        "count": count,
+        "mean_seconds": total / count if count else None,
+        "max_seconds": max(maxima) if maxima else None,
+        **{
+            key: sum(int(f.get(key) or 0) for f in per_fleet)
+            for key in ("with_due_date", "planned_late", "late_by_lag")
+        },
+    }

@@ -14,6 +14,7 @@ then the hubs' statistics beside what the province reported.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import time
@@ -33,7 +34,7 @@ from sim.runtime import DataDir, Supervisor, fleet_id_for
 from sim.topology import Topology, load_topology
 from simtime import VIETNAM_TZ, SharedClock
 
-from .aggregate import aggregate, fetch_hub_stats, wilson
+from .aggregate import aggregate, fetch_hub_stats, merge_completion_lag, wilson
 from .scenario import Scenario
 from .traffic import Planned, build_pools, plan_traffic
 
@@ -71,6 +72,7 @@ class DriveLog:
     applied: Counter[str] = field(default_factory=Counter)
     max_lag_seconds: float = 0.0  # simulated seconds between a planned time and its sending
     after_year: int = 0  # documents sent only after the simulated year had ended
+    late_start_hours: float = 0.0  # the topology was up only this far into the year
     document_ids: list[tuple[str, str]] = field(default_factory=list)  # (sender, DocumentId)
 
 
@@ -141,7 +143,8 @@ async def drive(
 ) -> DriveLog:
     """Send every planned document when the shared clock reaches its time."""
     log = DriveLog(planned=len(plan))
-    _, year_end = year_bounds(scenario.year)
+    year_start, year_end = year_bounds(scenario.year)
+    plan = _fitted(plan, begin=clock.now(), year=(year_start, year_end), log=log)
     queues: dict[str, asyncio.Queue[list[Planned] | None]] = defaultdict(asyncio.Queue)
     async with httpx.AsyncClient(timeout=600.0, trust_env=False) as client:
 
@@ -209,6 +212,22 @@ async def drive(
     return log
 
 
+def _fitted(
+    plan: list[Planned], *, begin: datetime, year: tuple[datetime, datetime], log: DriveLog
+) -> list[Planned]:
+    """The plan as is, or squeezed into what is left of the year if the processes started late.
+
+    On a loaded machine the topology may be up only after 1 January: sending January's
+    documents in a burst then would push the rest of the year behind the clock.
+    """
+    start, end = year
+    if begin <= start or begin >= end:
+        return plan
+    log.late_start_hours = (begin - start).total_seconds() / 3600
+    factor = (end - begin) / (end - start)
+    return [dataclasses.replace(p, at=begin + (p.at - start) * factor) for p in plan]
+
+
 async def settle(
     urls: Mapping[str, str],
     topology: Topology,
@@ -252,6 +271,25 @@ async def settle(
     return False
 
 
+async def fleet_completion_lag(
+    urls: Mapping[str, str], topology: Topology, *, request_timeout: float = 30.0
+) -> dict[str, Any]:
+    """Every fleet's lag of 06 statuses behind their planned moments, merged (fleets that do
+    not answer are left out)."""
+    hubs = {h.hub_id for h in topology.hubs()}
+    fleets = [name for name in urls if name not in hubs]
+    figures: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(timeout=request_timeout, trust_env=False) as client:
+        for fleet in fleets:
+            try:
+                lag = (await client.get(f"{urls[fleet]}/fleet/stats")).json().get("completion_lag")
+            except (httpx.HTTPError, ValueError):
+                continue
+            if isinstance(lag, dict):
+                figures.append(lag)
+    return merge_completion_lag(figures)
+
+
 @dataclass
 class RunResult:
     """Everything a report is made of."""
@@ -269,6 +307,7 @@ class RunResult:
     total: dict[str, Any]
     agencies: dict[str, dict[str, Any]]
     data_dir: str
+    completion_lag: dict[str, Any] = field(default_factory=dict)  # merge_completion_lag
 
 
 def run_report(
@@ -328,6 +367,7 @@ def run_report(
             )
         )
         settled = asyncio.run(settle(urls, topology, progress=progress))
+        lag = asyncio.run(fleet_completion_lag(urls, topology))
         if progress is not None:
             progress("collect", 0, 1)
         hubs = [h.hub_id for h in topology.hubs()]
@@ -366,6 +406,7 @@ def run_report(
         total={**total, "by_day": aggregate(daily)["by_period"]},
         agencies=total["by_agency"],
         data_dir=str(directory.root),
+        completion_lag=lag,
     )
 
 
@@ -426,6 +467,25 @@ def measure(result: RunResult) -> dict[str, Any]:
                 incoming += int(values.get("incoming", 0))
         counts.update(outgoing=outgoing, incoming=incoming, documents=outgoing + incoming)
     return {"counts": counts, "rates": figures}
+
+
+def _completion_lag_json(result: RunResult) -> dict[str, Any]:
+    """The fleets' 06 lag in simulated hours, beside how many hours one real second is."""
+    lag = result.completion_lag
+
+    def hours(key: str) -> float | None:
+        value = lag.get(key)
+        return round(value / 3600, 2) if value is not None else None
+
+    return {
+        "statuses_06": lag.get("count", 0),
+        "mean_hours": hours("mean_seconds"),
+        "max_hours": hours("max_seconds"),
+        "with_due_date": lag.get("with_due_date", 0),
+        "planned_late": lag.get("planned_late", 0),
+        "late_by_lag": lag.get("late_by_lag", 0),
+        "simulated_hours_per_real_second": round(result.rate / 3600, 1),
+    }
 
 
 def report_json(result: RunResult) -> dict[str, Any]:
@@ -505,6 +565,8 @@ def report_json(result: RunResult) -> dict[str, Any]:
             "refused": dict(result.drive.refused),
             "max_lag_hours": round(result.drive.max_lag_seconds / 3600, 1),
             "sent_after_year": result.drive.after_year,
+            "late_start_hours": round(result.drive.late_start_hours, 1),
+            "completion_lag": _completion_lag_json(result),
             "data_dir": result.data_dir,
         },
         "reported": dict(scenario.reported),

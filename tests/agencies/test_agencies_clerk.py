@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import pytest
 from agencies_fakehub import FakeHub, Stored
 from agencies_support import FAST, SO_NOI_VU, TINH_UY, UBND, eventually
 
 import edoc
 import keys
 from agencies import Clerk, Fleet, NativeHubClient, Profile
+from agencies import clerk as clerk_module
 from agencies.profile import StatusStep
 from edoc import StatusCode
 from keys import TrustStore
@@ -205,3 +209,42 @@ async def test_an_item_whose_package_the_hub_cannot_give_is_acked_failed(
 
     assert hub.acks[0][:3] == (doc_id, SO_NOI_VU, "failed")
     assert "unknown_package" in (hub.acks[0][3] or "")
+
+
+async def test_statuses_are_timed_from_the_receipt_even_when_reading_is_slow(
+    hub: FakeHub, make_fleet: MakeFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A plan's offsets are seconds after the receipt, the moment its DueDate fraction is
+    # measured from. Reading the package (envelope and PAdES checks in the worker threads)
+    # takes real time: on a year compressed into 100 s, 0.1 s of it is 8 simulated hours,
+    # which used to be added after the drawn processing time and made 06 late.
+    reading = 0.6
+    inspect = clerk_module.inspect_package
+
+    def slow_inspect(*args: Any, **kwargs: Any) -> clerk_module.Inspection:
+        time.sleep(reading)
+        return inspect(*args, **kwargs)
+
+    monkeypatch.setattr(clerk_module, "inspect_package", slow_inspect)
+    profile = Profile(
+        poll_interval=0.02,
+        steps=(
+            StatusStep(code=StatusCode.ARRIVED),
+            StatusStep(code=StatusCode.COMPLETED, after=1.0),
+        ),
+    )
+    fleet = await make_fleet(hub, profile)
+    clerk = Clerk(fleet)
+    outcome = await fleet.send(sender=UBND, to=[SO_NOI_VU], subject="Về việc đúng hạn")
+    try:
+        await _run_until(clerk, lambda: len(_statuses_for(hub, outcome.document_id)) == 2)
+    finally:
+        await clerk.stop()
+
+    received = fleet.state.received(organ_id=SO_NOI_VU)[0]
+    sent = {s.code: s.at for s in received.statuses_sent}
+    assert (sent["01"] - received.received_at).total_seconds() >= reading  # after the reading
+    # 06 comes 1.0 s after the receipt, the reading included: not 1.0 s after the reading.
+    assert (sent["06"] - received.received_at).total_seconds() == pytest.approx(1.0, abs=0.3)
+    lag = fleet.state.completion_lag()  # the hub stored it about when it was planned
+    assert lag["count"] == 1 and lag["max_seconds"] is not None and lag["max_seconds"] < 0.3

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+import edoc
 from agencies import Profile, ProfileError, load_profile, parse_profile, preset_names
-from agencies.profile import Processing
+from agencies.profile import Processing, StatusStep
 from edoc import StatusCode
+from lgsp.stats.assessor import due_moment
 from simtime import VIETNAM_TZ
 
 AT = dt.datetime(2025, 3, 3, 9, 0, tzinfo=VIETNAM_TZ)
@@ -121,3 +123,32 @@ def test_an_unknown_profile_is_refused(tmp_path: Path) -> None:
         load_profile(tmp_path / "missing.json")
 
     assert caught.value.code == "unknown_profile"
+
+
+@pytest.mark.parametrize(
+    "received_at",
+    [
+        AT,
+        dt.datetime(2022, 3, 3, 23, 59, tzinfo=VIETNAM_TZ),
+        dt.datetime(2022, 3, 3, 0, 1, tzinfo=VIETNAM_TZ),
+        dt.datetime(2022, 3, 3, 17, 30, tzinfo=dt.UTC),  # 00:30 on 4 March in Vietnam
+    ],
+)
+def test_completion_at_the_full_window_ends_exactly_where_the_hub_judges_on_time(
+    received_at: dt.datetime,
+) -> None:
+    # The fleet draws completion against the end of the DueDate; the hub's statistics judge
+    # "on time" against the same instant: no day or time-zone offset between the two.
+    due = edoc.vietnam_date(received_at) + dt.timedelta(days=3)
+    on_time = due_moment(due)
+    assert on_time is not None
+    for fraction, expected in ((1.0, True), (0.999, True), (1.001, False)):
+        profile = Profile(
+            steps=(StatusStep(code=StatusCode.ARRIVED), StatusStep(code=StatusCode.COMPLETED)),
+            processing=Processing(distribution="fixed", mode=fraction),
+        )
+        offset, code = _plan(profile, received_at=received_at, due_date=due)[-1]
+        completed = received_at + dt.timedelta(seconds=offset)
+        assert code is StatusCode.COMPLETED
+        assert (completed <= on_time) is expected
+    assert received_at + dt.timedelta(days=3) < on_time <= received_at + dt.timedelta(days=4)

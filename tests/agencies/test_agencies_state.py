@@ -98,3 +98,24 @@ def test_the_register_persists_and_restarts_each_year(tmp_path: Path) -> None:
     assert reopened.next_number("A", 2025) == 4
     assert reopened.next_number("A", 2026) == 1
     assert OutgoingRegister().next_number("A", 2025) == 1  # in memory only
+
+
+def test_completion_lag_tells_lateness_by_lag_from_lateness_by_plan() -> None:
+    state = FleetState()
+    due = AT + dt.timedelta(days=3)
+    hour = dt.timedelta(hours=1)
+    assert state.stats()["completion_lag"]["count"] == 0
+
+    state.add_completion(planned=due - hour, stored=due - hour / 2, due=due)  # on time
+    state.add_completion(planned=due - hour, stored=due + hour, due=due)  # late by lag alone
+    state.add_completion(planned=due + hour, stored=due + hour, due=due)  # drawn late
+    state.add_completion(planned=AT, stored=AT - dt.timedelta(seconds=1))  # no DueDate
+
+    assert state.stats()["completion_lag"] == {
+        "count": 4,
+        "mean_seconds": (1800 + 7200 + 0 + 0) / 4,  # a stored-before-planned clock skew is 0
+        "max_seconds": 7200,
+        "with_due_date": 3,
+        "planned_late": 1,
+        "late_by_lag": 1,
+    }

@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import Running
 from e2e_support import (
     COMMUNE_1_1,
     COMMUNE_2_1,
@@ -30,6 +29,7 @@ from e2e_support import (
     traces,
     wait_with,
 )
+from e2e_topology import Running
 
 from sim.runtime import DataDir, Exchange
 from sim.scenario.track import WANTED

@@ -1,7 +1,7 @@
 """An NDXP outage: inter-province documents wait in the entry LGSP's outbox, then arrive once.
 
 Its own topology per backend (stopping the NDXP would disturb other tests). Hubs retry with a
-short backoff here (conftest.HUB_ENV), so the recovery is quick.
+short backoff here (e2e_topology.HUB_ENV), so the recovery is quick.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Running, start_topology
 from e2e_support import (
     G22,
     H04,
@@ -21,6 +20,7 @@ from e2e_support import (
     send,
     wait_with,
 )
+from e2e_topology import Running, start_topology
 
 from sim.runtime import Exchange
 

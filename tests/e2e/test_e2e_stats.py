@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import httpx
-from conftest import Running
 from e2e_support import COMMUNE_2_1, DISTRICT_2, H04, fleet_of
+from e2e_topology import Running
 from test_e2e_cli import lgsp_sim
 
 SENDER = "000.00.03.H56"  # Sở Nội vụ tỉnh Thanh Hóa: no other test of this module sends

@@ -10,11 +10,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
 
+from sim.bench import exchange as exchange_module
 from sim.bench._load import (
     LoadResult,
     LoadSpec,
@@ -28,14 +32,21 @@ from sim.bench.exchange import (
     ACCEPTANCE_BAR,
     MAX_PACKAGES,
     MIN_PACKAGES,
+    STATS_OVERHEAD_BAR_PCT,
     AcceptanceRun,
+    BareRun,
+    CpuSampler,
     EndToEnd,
     ExchangeFigures,
+    Round,
     floor_per_s,
     packages_needed,
     profile_breakdown,
+    stats_overhead_pct,
     summarize_profile,
 )
+from sim.cli import app
+from sim.cli.bench import _print_exchange
 
 LGSP_SIM = str(Path(sys.executable).with_name("lgsp-sim"))
 REQUIRED_KEYS = {
@@ -71,7 +82,7 @@ def _figures(*, bare: int, verify_ms: float, accepted: int) -> ExchangeFigures:
         package_bytes=20_000,
         load_generator="test",
         concurrency=32,
-        bare=_load(bare),
+        bare=BareRun(load=_load(bare), cpu_share=0.98),
         envelope_verify_ms=verify_ms,
         acceptance=AcceptanceRun(load=_load(accepted, s422=7)),
         end_to_end=EndToEnd(
@@ -130,6 +141,153 @@ def test_figures_without_end_to_end() -> None:
     assert set(out) >= REQUIRED_KEYS
     assert out["end_to_end_docs_per_s"] is None
     assert out["documents"] == 0
+
+
+def test_figures_list_every_round() -> None:
+    figures = _figures(bare=5000, verify_ms=0.3, accepted=1300)
+    slow = Round(
+        load_average=3.5,
+        bare=BareRun(load=_load(2500), cpu_share=0.45),
+        envelope_verify_ms=0.6,
+        acceptance=AcceptanceRun(load=_load(400), cpu_share=None),
+    )
+    best = Round(1.2, figures.bare, 0.3, figures.acceptance)
+    out = ExchangeFigures(**{**figures.__dict__, "rounds": (slow, best)}).as_dict()
+    assert out["repeat"] == 2
+    assert out["rounds"][0] == {
+        "load_average_1m": 3.5,
+        "bare_requests_per_s": 2500.0,
+        "bare_server_cpu_share": 0.45,
+        "envelope_verify_ms": 0.6,
+        "acceptance_per_s": 400.0,
+        "acceptance_hub_cpu_share": None,
+        "acceptance_stats_off_per_s": None,
+        "acceptance_stats_off_hub_cpu_share": None,
+    }
+    assert out["bare_server_cpu_share"] == 0.98
+
+
+def _compared(*, on: int, off: int) -> ExchangeFigures:
+    """Figures of one round whose hub accepted ``on`` /s with statistics, ``off`` without."""
+    figures = _figures(bare=5000, verify_ms=0.3, accepted=on)
+    stats_off = AcceptanceRun(load=_load(off), hub_env={"LGSP_STATS": "false"}, cpu_share=0.97)
+    round_ = Round(1.0, figures.bare, 0.3, figures.acceptance, stats_off)
+    return ExchangeFigures(
+        **{**figures.__dict__, "rounds": (round_,), "acceptance_stats_off": stats_off}
+    )
+
+
+def test_stats_overhead_is_the_share_of_the_rate_off_that_statistics_cost() -> None:
+    assert stats_overhead_pct(900, 1000) == pytest.approx(10.0)
+    assert stats_overhead_pct(1100, 1000) == pytest.approx(-10.0)  # faster with statistics
+    assert stats_overhead_pct(900, 0) is None
+    within = _compared(on=920, off=1000)
+    assert within.acceptance_stats_off_per_s == pytest.approx(1000)
+    assert within.stats_overhead_pct == pytest.approx(8.0)
+    assert within.stats_overhead_within_bar is True
+    at_bar = _compared(on=900, off=1000)
+    assert at_bar.stats_overhead_within_bar is True  # "at most 10%"
+    over = _compared(on=850, off=1000)
+    assert over.stats_overhead_pct == pytest.approx(15.0)
+    assert over.stats_overhead_within_bar is False
+    faster = _compared(on=1030, off=1000)
+    assert faster.stats_overhead_pct == pytest.approx(-3.0)
+    assert faster.stats_overhead_within_bar is True
+
+
+def test_stats_figures_in_json_and_in_each_round() -> None:
+    out = _compared(on=850, off=1000).as_dict()
+    assert out["acceptance_per_s"] == 850.0
+    assert out["acceptance_stats_off_per_s"] == 1000.0
+    assert out["stats_overhead_pct"] == 15.0
+    assert out["stats_overhead_bar_pct"] == STATS_OVERHEAD_BAR_PCT == 10.0
+    assert out["stats_overhead_within_bar"] is False
+    assert out["acceptance_stats_off_hub_env"] == {"LGSP_STATS": "false"}
+    assert out["rounds"][0]["acceptance_per_s"] == 850.0
+    assert out["rounds"][0]["acceptance_stats_off_per_s"] == 1000.0
+    assert out["rounds"][0]["acceptance_stats_off_hub_cpu_share"] == 0.97
+    json.dumps(out)
+
+
+def test_without_the_comparison_the_stats_figures_are_null() -> None:
+    figures = _figures(bare=5000, verify_ms=0.3, accepted=1300)
+    assert figures.acceptance_stats_off_per_s is None
+    assert figures.stats_overhead_pct is None
+    assert figures.stats_overhead_within_bar is None
+    out = figures.as_dict()
+    assert out["acceptance_stats_off_per_s"] is None
+    assert out["stats_overhead_pct"] is None
+    assert out["stats_overhead_within_bar"] is None
+
+
+def _printed(figures: ExchangeFigures) -> str:
+    console = Console(record=True, width=140)
+    _print_exchange(figures, console)
+    return console.export_text()
+
+
+def test_the_table_shows_statistics_off_and_the_overhead_against_the_bar() -> None:
+    slow = Round(2.0, BareRun(load=_load(4000)), 0.4, AcceptanceRun(load=_load(700)), None)
+    figures = _compared(on=850, off=1000)
+    two_rounds = ExchangeFigures(**{**figures.__dict__, "rounds": (slow, *figures.rounds)})
+    text = _printed(two_rounds)
+    assert "one LGSP, statistics off" in text
+    assert "1,000 /s (0.97 core)" in text
+    assert "statistics overhead" in text and "+15.0% (bar ≤ 10%: NOT met)" in text
+    assert "statistics cost +15.0% of the acceptance rate (bar: ≤ 10%): NOT met" in text
+    assert "stats off /s" in text  # the per-round column; "—" for the round without it
+    assert "—" in text.split("stats off /s", 1)[1]
+    met = _printed(_compared(on=950, off=1000))
+    assert "+5.0% (bar ≤ 10%: met)" in met
+    skipped = _printed(_figures(bare=5000, verify_ms=0.3, accepted=1300))
+    assert "statistics off" not in skipped and "statistics cost" not in skipped
+
+
+def test_the_commands_pass_the_stats_comparison_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, object]] = []
+
+    def fake_bench(**options: object) -> ExchangeFigures:
+        calls.append(options)
+        return _compared(on=950, off=1000)
+
+    monkeypatch.setattr(exchange_module, "run_exchange_bench", fake_bench)
+    runner = CliRunner()
+    default = runner.invoke(app, ["bench", "exchange", "--json"])
+    skipped = runner.invoke(app, ["bench", "exchange", "--no-stats-compare", "--json"])
+    stats = runner.invoke(app, ["bench", "stats", "--rounds", "3", "--seconds", "1", "--json"])
+    table = runner.invoke(app, ["bench", "stats"])
+    for result in (default, skipped, stats, table):
+        assert result.exit_code == 0, result.output
+    assert [c["stats_compare"] for c in calls] == [True, False, True, True]
+    # `bench stats` is `bench exchange`'s rounds without the end-to-end part.
+    assert (calls[2]["repeat"], calls[2]["seconds"], calls[2]["documents"]) == (3, 1.0, 0)
+    assert json.loads(stats.stdout)["stats_overhead_pct"] == 5.0
+    assert "statistics off" in table.stdout and "10%: met" in table.stdout
+
+
+def test_cpu_sampler_share_between_samples() -> None:
+    sampler = CpuSampler(os.getpid())
+    sampler.samples = [(10.0, 1.0), (11.0, 1.5), (12.0, 2.4)]
+    # The nearest samples around the window: 10.0 and 12.0, 1.4 CPU seconds in 2 s.
+    assert sampler.share(10.5, 11.9) == pytest.approx(0.7)
+    assert sampler.share(10.0, 11.0) == pytest.approx(0.5)
+    assert sampler.share(9.0, 11.0) is None  # no sample before the window
+    assert sampler.share(11.0, 13.0) is None  # none after it
+    assert sampler.share(11.0, 11.0) is None
+
+
+def test_cpu_sampler_reads_a_live_process() -> None:
+    with CpuSampler(os.getpid(), interval=0.05) as sampler:
+        start = time.time()
+        spent = time.process_time()
+        give_up = time.monotonic() + 10
+        while time.process_time() - spent < 0.2 and time.monotonic() < give_up:
+            sum(range(10_000))  # burn CPU in this process
+        end = time.time()
+        time.sleep(0.15)  # let a sample land after the window
+    share = sampler.share(start, end)
+    assert share is not None
+    assert share > 0
 
 
 def test_percentile_nearest_rank() -> None:
@@ -343,6 +501,8 @@ def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
             "0.2",
             "--concurrency",
             "4",
+            "--repeat",
+            "2",
             "--documents",
             "2",
             "--e2e-concurrency",
@@ -361,10 +521,18 @@ def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
     figures = json.loads(done.stdout)
     assert set(figures) >= REQUIRED_KEYS
     assert figures["documents"] == 2
+    assert figures["repeat"] == 2
+    assert len(figures["rounds"]) == 2
     assert figures["end_to_end_completed"] == 2
     assert figures["acceptance_errors"] == {}
     assert figures["bare_errors"] == {}
     assert figures["acceptance_accepted"] > 0
+    # Statistics on and off, in every round (the default).
+    assert figures["acceptance_stats_off_per_s"] > 0
+    assert figures["acceptance_stats_off_errors"] == {}
+    assert all(r["acceptance_stats_off_per_s"] > 0 for r in figures["rounds"])
+    assert isinstance(figures["stats_overhead_pct"], float)
+    assert isinstance(figures["stats_overhead_within_bar"], bool)
     assert figures["load_generator"].startswith("raw asyncio")
     assert figures["cpu_count"] >= 1
     assert isinstance(figures["acceptance_bar_met"], bool)

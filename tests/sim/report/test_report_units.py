@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import time
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,75 @@ def test_charts_are_inline_svg() -> None:
     for chart in (line, bars):
         assert chart.startswith("<svg") and "<script" not in chart
     assert "<polyline" in line and bars.count("<rect") == 2 and bars.count("<line") > 2
+
+
+def test_a_late_start_squeezes_the_plan_into_the_rest_of_the_year() -> None:
+    from datetime import timedelta
+
+    from sim.report.run import DriveLog, _fitted, year_bounds
+
+    scenario = load_scenario("thanh-hoa-2022")
+    topology = load_topology(scenario.topology)
+    plan = plan_traffic(
+        scenario, build_pools(scenario, topology), documents=50, rng=random.Random(4)
+    )
+    start, end = year_bounds(2022)
+    log = DriveLog()
+    assert _fitted(plan, begin=start - timedelta(days=1), year=(start, end), log=log) == plan
+    late = _fitted(plan, begin=start + timedelta(days=10), year=(start, end), log=log)
+    assert log.late_start_hours == 240
+    assert all(start + timedelta(days=10) <= p.at < end for p in late)
+    assert [p.sender for p in late] == [p.sender for p in plan]
+
+
+def test_the_fleets_completion_lag_merges_weighted_by_count() -> None:
+    from sim.report.aggregate import merge_completion_lag
+
+    idle = {"count": 0, "mean_seconds": None, "max_seconds": None, "with_due_date": 0}
+    merged = merge_completion_lag(
+        [
+            {"count": 3, "mean_seconds": 100.0, "max_seconds": 250.0, "with_due_date": 2,
+             "planned_late": 1, "late_by_lag": 0},
+            {"count": 1, "mean_seconds": 500.0, "max_seconds": 500.0, "with_due_date": 1,
+             "planned_late": 0, "late_by_lag": 1},
+            idle,
+        ]
+    )  # fmt: skip
+    assert merged == {
+        "count": 4,
+        "mean_seconds": 200.0,
+        "max_seconds": 500.0,
+        "with_due_date": 3,
+        "planned_late": 1,
+        "late_by_lag": 1,
+    }
+    assert merge_completion_lag([idle])["mean_seconds"] is None
+
+
+def test_the_on_time_rate_is_printed_beside_the_machine_lag() -> None:
+    from sim.cli.report import _on_time_line
+
+    document: dict[str, Any] = {
+        "measured_in_run": {"on_time_rate": {"successes": 120, "trials": 136}},
+        "intervals": {"on_time_rate": [0.817, 0.927]},
+        "run": {
+            "completion_lag": {
+                "statuses_06": 260,
+                "mean_hours": 1.5,
+                "max_hours": 31.2,
+                "with_due_date": 150,
+                "planned_late": 12,
+                "late_by_lag": 4,
+                "simulated_hours_per_real_second": 87.6,
+            }
+        },
+    }
+    line = _on_time_line(document)
+    assert line.startswith("completed by the end of the DueDate: 88.24% (120/136, 95% CI 81.7%")
+    assert "1.5 simulated hours after its planned moment on average (at most 31.2)" in line
+    assert "one real second being 87.6 simulated hours" in line
+    assert "12 were drawn late by the fleets' profile and 4 planned on time" in line
+    document["run"]["completion_lag"] = {"statuses_06": 0}
+    assert _on_time_line(document).endswith("92.7%).")
+    document["measured_in_run"]["on_time_rate"] = {"successes": 0, "trials": 0}
+    assert _on_time_line(document) == ""
