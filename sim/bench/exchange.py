@@ -27,6 +27,7 @@ import ctypes.util
 import json
 import math
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -36,7 +37,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -253,6 +254,7 @@ class ExchangeFigures:
     load_average_end: tuple[float, float, float] | None = None
     rounds: tuple[Round, ...] = ()
     acceptance_stats_off: AcceptanceRun | None = None  # None: the comparison was skipped
+    database: str = "sqlite"  # where the measured hubs stored: "sqlite" or "postgresql"
 
     @property
     def bare_requests_per_s(self) -> float:
@@ -318,6 +320,7 @@ class ExchangeFigures:
             "latency_p50_ms": round(e2e.latency_ms(50), 1) if e2e else None,
             "latency_p99_ms": round(e2e.latency_ms(99), 1) if e2e else None,
             "documents": e2e.documents if e2e else 0,
+            "database": self.database,
             "load_generator": self.load_generator,
             "cpu_count": self.cpu_count,
             "load_average": list(self.load_average),
@@ -693,11 +696,57 @@ def free_port() -> int:
 def hub_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a measured hub: ours, on SQLite, plus ``extra`` (``LGSP_*``)."""
     env = dict(os.environ)
-    # A DATABASE_URL in the user's shell must not move the measured hub off SQLite.
+    # A DATABASE_URL in the user's shell must not move the measured hub off SQLite: only
+    # --database-url does (through ``extra``).
     env.pop("DATABASE_URL", None)
     env.pop("LGSP_DATABASE_SCHEMA", None)
     env.update(extra or {})
     return env
+
+
+def check_database_url(database_url: str) -> None:
+    """Refuse anything but a PostgreSQL URL (SQLite is the default, one file per hub)."""
+    if not database_url.startswith(("postgresql", "postgres:")):
+        raise BenchError(
+            "bad_database_url",
+            f"{database_url.split('@')[-1]!r}: --database-url is for PostgreSQL "
+            "(postgresql://user@host/db); the default is SQLite",
+        )
+
+
+@contextlib.contextmanager
+def bench_schema(database_url: str | None) -> Iterator[dict[str, str]]:
+    """The environment putting one measured hub in a fresh PostgreSQL schema, dropped after.
+
+    Yields ``{}`` on SQLite (each hub then has its own fresh file).
+    """
+    if database_url is None:
+        yield {}
+        return
+    schema = f"bench_{secrets.token_hex(4)}"
+    try:
+        yield {"DATABASE_URL": database_url, "LGSP_DATABASE_SCHEMA": schema}
+    finally:
+        asyncio.run(_drop_schema(database_url, schema))
+
+
+def _drop_schemas(supervisor: Supervisor, database_url: str) -> None:
+    if supervisor.topology is None:
+        return
+    for hub in supervisor.topology.hubs():
+        schema = supervisor.schema_of(hub.hub_id)
+        if schema is not None:
+            asyncio.run(_drop_schema(database_url, schema))
+
+
+async def _drop_schema(database_url: str, schema: str) -> None:
+    from lgsp.store import Database
+
+    db = Database.connect(database_url, schema=schema, pool_size=1)
+    try:
+        await db.drop_schema()
+    finally:
+        await db.dispose()
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -825,8 +874,12 @@ def measure_acceptance(
     warmup: float = DEFAULT_WARMUP,
     profile: Path | None = None,
     work: Path | None = None,
+    database_url: str | None = None,
 ) -> AcceptanceRun:
     """One real LGSP on a fresh database, fed distinct signed packages by the load generator.
+
+    On SQLite by default; ``database_url`` (PostgreSQL) puts the hub in a fresh schema of
+    that database, dropped afterwards.
 
     ``hub_env`` adds ``LGSP_*`` settings to the hub's environment; ``profile`` writes
     py-spy's folded stacks of the hub process over the run (needs ``py-spy`` next to the
@@ -839,6 +892,7 @@ def measure_acceptance(
     """
     env = dict(hub_env or {})
     with contextlib.ExitStack() as stack:
+        database_env = stack.enter_context(bench_schema(database_url))
         if work is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lgsp-accept-")))
         data = bench.copy_to(work / "data")
@@ -850,7 +904,7 @@ def measure_acceptance(
                 command,
                 port=port,
                 log=data.log_path(HUB_ID),
-                env=hub_environment(env),
+                env=hub_environment({**env, **database_env}),
                 expect=HUB_ID,
             )
         )
@@ -1086,9 +1140,13 @@ def measure_end_to_end(
     timeout: float = DEFAULT_E2E_TIMEOUT,
     reporter: Reporter | None = None,
     work: Path | None = None,
+    database_url: str | None = None,
 ) -> EndToEnd:
     """The `small` topology (every hub and fleet a process, fleets on the ``demo`` profile):
-    ``documents`` inter-province documents through the sender fleet's ``/fleet/send``."""
+    ``documents`` inter-province documents through the sender fleet's ``/fleet/send``.
+
+    ``database_url`` (PostgreSQL) gives every hub its own fresh schema there, dropped after.
+    """
     reporter = reporter or _Silent()
     with contextlib.ExitStack() as stack:
         if work is None:
@@ -1097,6 +1155,8 @@ def measure_end_to_end(
         supervisor = Supervisor(
             data,
             topology=TOPOLOGY,
+            database_url=database_url,
+            schema_prefix=f"bench_{secrets.token_hex(4)}_",
             hub_env=hub_environment({}),
             fleet_env={"FLEET_PROFILE": FLEET_PROFILE},
         )
@@ -1108,6 +1168,9 @@ def measure_end_to_end(
             started += 1
             reporter.advance(started, len(supervisor.services))
 
+        if database_url is not None:
+            # Registered first, so it runs after the processes have stopped.
+            stack.callback(_drop_schemas, supervisor, database_url)
         supervisor.start(on_started=on_started)
         stack.callback(supervisor.stop)
         topology = supervisor.topology
@@ -1323,8 +1386,12 @@ def run_exchange_bench(
     profile: Path | None = None,
     wrk_check: bool = True,
     reporter: Reporter | None = None,
+    database_url: str | None = None,
 ) -> ExchangeFigures:
     """Measure everything `bench exchange` prints, on this machine.
+
+    The hubs store in SQLite files unless ``database_url`` names a PostgreSQL database (each
+    measured hub then gets a fresh schema in it, dropped afterwards).
 
     The bare endpoint, the verification and the hub are measured in ``repeat`` rounds, one
     after the other in each round, and the best round of each is kept (neighbours only ever
@@ -1335,6 +1402,8 @@ def run_exchange_bench(
     """
     reporter = reporter or _Silent()
     repeat = max(1, repeat)
+    if database_url is not None:
+        check_database_url(database_url)
     cpu_count, load_average = machine_state()
     reporter.phase("preparing the bench data (first run: the CA and a signed PDF)")
     bench = prepare_bench_data(cache or default_cache_dir(), at=at)
@@ -1374,6 +1443,7 @@ def run_exchange_bench(
                 warmup=warmup,
                 profile=profile.with_name(f"{profile.name}.{index}") if profile else None,
                 work=work / f"acceptance-{index}",
+                database_url=database_url,
             )
             stats_off = None
             if stats_compare:
@@ -1385,6 +1455,7 @@ def run_exchange_bench(
                     seconds=seconds,
                     warmup=warmup,
                     work=work / f"acceptance-stats-off-{index}",
+                    database_url=database_url,
                 )
             rounds.append(Round(load_now, bare, verify_ms, acceptance, stats_off))
         best_acceptance = _best_profiled(rounds, profile)
@@ -1397,6 +1468,7 @@ def run_exchange_bench(
                 timeout=e2e_timeout,
                 reporter=reporter,
                 work=work / "e2e",
+                database_url=database_url,
             )
     offs = [r.acceptance_stats_off for r in rounds if r.acceptance_stats_off is not None]
     return ExchangeFigures(
@@ -1414,6 +1486,7 @@ def run_exchange_bench(
         load_average_end=os.getloadavg(),
         rounds=tuple(rounds),
         acceptance_stats_off=max(offs, key=lambda a: a.per_s) if offs else None,
+        database="sqlite" if database_url is None else "postgresql",
     )
 
 

@@ -539,3 +539,75 @@ def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
     assert "CPUs, load average" in done.stderr
     # The packages are kept for the next run.
     assert (tmp_path / "cache" / "packages.bin").stat().st_size > 0
+
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _bench_schemas() -> set[str]:
+    import asyncpg
+
+    url = TEST_DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
+    connection = await asyncpg.connect(url, timeout=5)
+    try:
+        rows = await connection.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench\\_%'"
+        )
+    finally:
+        await connection.close()
+    return {row["nspname"] for row in rows}
+
+
+@pytest.mark.postgres
+def test_bench_exchange_on_postgresql_leaves_no_schema_behind(tmp_path: Path) -> None:
+    before = asyncio.run(_bench_schemas())
+    done = subprocess.run(
+        [
+            LGSP_SIM,
+            "bench",
+            "exchange",
+            "--json",
+            "--seconds",
+            "0.3",
+            "--warmup",
+            "0.2",
+            "--concurrency",
+            "4",
+            "--repeat",
+            "1",
+            "--documents",
+            "2",
+            "--e2e-concurrency",
+            "2",
+            "--no-wrk-check",
+            "--database-url",
+            TEST_DATABASE_URL,
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=420,
+        check=False,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(done.stdout)
+    assert figures["database"] == "postgresql"
+    assert figures["acceptance_accepted"] > 0
+    assert figures["acceptance_errors"] == {}
+    assert figures["acceptance_stats_off_per_s"] > 0
+    assert figures["end_to_end_completed"] == 2
+    # Every hub measured (two acceptance hubs, three end-to-end hubs) had its own schema,
+    # and each was dropped.
+    assert asyncio.run(_bench_schemas()) <= before
+
+
+def test_bench_exchange_refuses_a_database_url_that_is_not_postgresql(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["bench", "exchange", "--database-url", f"sqlite:///{tmp_path}/x.db", "--documents", "0"],
+    )
+    assert result.exit_code == 2
+    assert "bad_database_url" in result.output
+    assert "Traceback" not in result.output
