@@ -24,12 +24,24 @@ app = typer.Typer(
 )
 
 
+# Options more than one bench takes.
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Measure hubs on this PostgreSQL database (postgresql://user@host/db), each "
+        "in a fresh schema dropped afterwards; the default is SQLite.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")]
+
+
 @app.command("crypto")
 def crypto(
     seconds: Annotated[
         float, typer.Option(help="Seconds to spend on each measured operation.")
     ] = 2.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Time raw RSA-2048, our envelope XMLDSig and PAdES signing, and pyHanko's plain usage."""
     from sim.bench.crypto import ENVELOPE_BAR, PADES_BAR, run_crypto_bench
@@ -137,15 +149,8 @@ def exchange(
             "(LGSP_STATS=false) on the same packages: what statistics cost (bar: ≤ 10%)."
         ),
     ] = True,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Measure hubs on this PostgreSQL database (postgresql://user@host/db), each "
-            "in a fresh schema dropped afterwards; the default is SQLite.",
-            show_default=False,
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Time one hub's acceptance against HTTP + verification, and the end-to-end exchange.
 
@@ -192,15 +197,8 @@ def stats(
             help="The bench data cache (default: that of `bench exchange`).", show_default=False
         ),
     ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Measure hubs on this PostgreSQL database (postgresql://user@host/db), each "
-            "in a fresh schema dropped afterwards; the default is SQLite.",
-            show_default=False,
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    database_url: DatabaseUrlOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """What statistics cost: one hub's acceptance with statistics on and off (bar: ≤ 10%).
 

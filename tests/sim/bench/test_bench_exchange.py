@@ -488,8 +488,9 @@ def test_load_result_json_round_trip() -> None:
 # --- the command, end to end -----------------------------------------------------------------
 
 
-def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
-    done = subprocess.run(
+def _bench_exchange(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`lgsp-sim bench exchange --json` with tiny windows, a private cache and ``options``."""
+    return subprocess.run(
         [
             LGSP_SIM,
             "bench",
@@ -501,8 +502,6 @@ def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
             "0.2",
             "--concurrency",
             "4",
-            "--repeat",
-            "2",
             "--documents",
             "2",
             "--e2e-concurrency",
@@ -510,6 +509,7 @@ def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
             "--no-wrk-check",
             "--cache",
             str(tmp_path / "cache"),
+            *options,
         ],
         capture_output=True,
         text=True,
@@ -517,6 +517,10 @@ def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
         check=False,
         env={**os.environ, "COLUMNS": "120"},
     )
+
+
+def test_bench_exchange_command_prints_every_key(tmp_path: Path) -> None:
+    done = _bench_exchange(tmp_path, "--repeat", "2")
     assert done.returncode == 0, done.stderr[-2000:]
     figures = json.loads(done.stdout)
     assert set(figures) >= REQUIRED_KEYS
@@ -561,36 +565,7 @@ async def _bench_schemas() -> set[str]:
 @pytest.mark.postgres
 def test_bench_exchange_on_postgresql_leaves_no_schema_behind(tmp_path: Path) -> None:
     before = asyncio.run(_bench_schemas())
-    done = subprocess.run(
-        [
-            LGSP_SIM,
-            "bench",
-            "exchange",
-            "--json",
-            "--seconds",
-            "0.3",
-            "--warmup",
-            "0.2",
-            "--concurrency",
-            "4",
-            "--repeat",
-            "1",
-            "--documents",
-            "2",
-            "--e2e-concurrency",
-            "2",
-            "--no-wrk-check",
-            "--database-url",
-            TEST_DATABASE_URL,
-            "--cache",
-            str(tmp_path / "cache"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=420,
-        check=False,
-        env={**os.environ, "COLUMNS": "120"},
-    )
+    done = _bench_exchange(tmp_path, "--repeat", "1", "--database-url", TEST_DATABASE_URL)
     assert done.returncode == 0, done.stderr[-2000:]
     figures = json.loads(done.stdout)
     assert figures["database"] == "postgresql"
