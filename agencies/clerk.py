@@ -37,7 +37,6 @@ from simtime import rate_of
 from .drafting import draft_status
 from .fleet import Fleet
 from .hubclient import AckState, HubError, InboxItem
-from .profile import due_end
 from .state import ReceivedDocument, StatusReceived, StatusSent
 
 log = logging.getLogger(__name__)
@@ -421,7 +420,7 @@ class Clerk:
                     fleet.state.add_completion(
                         planned=planned,
                         stored=_stored_at(receipt.received_at) or fleet.clock.now(),
-                        due=due_end(due) if due is not None else None,
+                        due=edoc.due_end(due) if due is not None else None,
                     )
                 return
 

@@ -38,7 +38,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 import edoc
 from edoc import StatusCode
-from simtime import VIETNAM_TZ
 
 _PRESETS = ("demo", "realistic")
 # What a recipient may answer with; 02 is the rejection path, never a step.
@@ -191,15 +190,10 @@ def _completion(
 ) -> float:
     """Seconds from receipt to the end of processing, drawn against the DueDate."""
     if due_date is not None:
-        days = max((due_end(due_date) - received_at).total_seconds() / 86_400, 0.0)
+        days = max((edoc.due_end(due_date) - received_at).total_seconds() / 86_400, 0.0)
     else:
         days = processing.default_due_days
     return processing.draw_fraction(rng) * days * processing.seconds_per_day
-
-
-def due_end(due_date: _dt.date) -> _dt.datetime:
-    """The instant a document is due by: the end of its DueDate, a Vietnamese calendar date."""
-    return _dt.datetime.combine(due_date + _dt.timedelta(days=1), _dt.time(), tzinfo=VIETNAM_TZ)
 
 
 def preset_names() -> tuple[str, ...]:

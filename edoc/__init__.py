@@ -30,7 +30,14 @@ from ._errors import (
     XmlError,
     XmlSecurityError,
 )
-from ._formats import format_date, format_timestamp, parse_date, parse_timestamp, vietnam_date
+from ._formats import (
+    due_end,
+    format_date,
+    format_timestamp,
+    parse_date,
+    parse_timestamp,
+    vietnam_date,
+)
 from ._model import (
     Attachment,
     Business,
@@ -112,6 +119,7 @@ __all__ = [
     "build_document",
     "build_status",
     "compose_document_id",
+    "due_end",
     "format_date",
     "format_timestamp",
     "is_valid_organ_id",

@@ -7,7 +7,7 @@ in memory they are aware datetimes.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from simtime import VIETNAM_TZ
 
@@ -31,6 +31,14 @@ def format_timestamp(moment: datetime) -> str:
 def vietnam_date(moment: datetime) -> date:
     """Return the calendar date in Vietnam at an aware instant."""
     return _to_vietnam(moment).date()
+
+
+def due_end(due_date: date) -> datetime:
+    """The instant a document is due by: the end of its DueDate (a Vietnamese calendar day).
+
+    The fleets plan processing against it and the hubs' statistics judge "on time" by it.
+    """
+    return datetime.combine(due_date + timedelta(days=1), time(), tzinfo=VIETNAM_TZ).astimezone(UTC)
 
 
 def parse_date(text: str) -> date:

@@ -514,14 +514,14 @@ def _read_signed_info(parts: _Kids, *, allow_legacy_sha1: bool) -> _SignedInfoPo
         raise SignatureError("the signature has no single SignedInfo", code="signature_malformed")
     signed_info = signed_infos[0]
     info_parts = _kids(signed_info)
-    c14n_uri = _algorithm(info_parts, "ds:CanonicalizationMethod")
+    c14n_uri = _algorithm(info_parts, "CanonicalizationMethod")
     c14n = _C14N_METHODS.get(c14n_uri or "")
     if c14n is None:
         raise SignatureError(
             f"unsupported canonicalization method {c14n_uri or '(none)'}",
             code="signature_algorithm_unsupported",
         )
-    method_uri = _algorithm(info_parts, "ds:SignatureMethod") or ""
+    method_uri = _algorithm(info_parts, "SignatureMethod") or ""
     method = _SIGNATURE_METHODS.get(method_uri)
     if method is None:
         raise SignatureError(
@@ -565,14 +565,14 @@ def _read_signed_info(parts: _Kids, *, allow_legacy_sha1: bool) -> _SignedInfoPo
     # XMLDSig: a same-document reference with no C14N transform is canonicalised with
     # C14N 1.0 without comments.
     reference_c14n = _C14N_METHODS[extra[0]] if extra and extra[0] else _DEFAULT_C14N
-    digest_uri = _algorithm(reference_parts, "ds:DigestMethod") or ""
+    digest_uri = _algorithm(reference_parts, "DigestMethod") or ""
     digest_hash = _DIGEST_METHODS.get(digest_uri)
     if digest_hash is None:
         raise SignatureError(
             f"unsupported digest method {digest_uri or '(none)'}",
             code="signature_algorithm_unsupported",
         )
-    digest_value = _base64_child(reference_parts, "ds:DigestValue", what="DigestValue")
+    digest_value = _base64_child(reference_parts, "DigestValue", what="DigestValue")
     key_type, signature_hash = method
     legacy = "sha1" in (signature_hash, digest_hash)
     if legacy and not allow_legacy_sha1:
@@ -612,18 +612,12 @@ def _children(parent: etree._Element, tag: str) -> list[etree._Element]:
 
 
 def _algorithm(parts: _Kids, name: str) -> str | None:
-    elements = parts.get(_ds(name), [])
+    elements = parts.get(f"{_DS}{name}", [])
     return elements[0].get("Algorithm") if len(elements) == 1 else None
 
 
-@functools.cache
-def _ds(name: str) -> str:
-    # Callers name children as the XMLDSig spec does ("ds:DigestValue").
-    return f"{_DS}{name.removeprefix('ds:')}"
-
-
 def _base64_child(parts: _Kids, name: str, *, what: str) -> bytes:
-    elements = parts.get(_ds(name), [])
+    elements = parts.get(f"{_DS}{name}", [])
     if len(elements) != 1:
         raise SignatureError(f"the signature has no single {what}", code="signature_malformed")
     text = "".join((elements[0].text or "").split())
@@ -653,8 +647,8 @@ def _check_key_values(parts: _Kids, certificate: x509.Certificate) -> None:
         ):
             numbers = public_key.public_numbers()
             values = _kids(rsa_values[0])
-            modulus = _base64_child(values, "ds:Modulus", what="RSAKeyValue/Modulus")
-            exponent = _base64_child(values, "ds:Exponent", what="RSAKeyValue/Exponent")
+            modulus = _base64_child(values, "Modulus", what="RSAKeyValue/Modulus")
+            exponent = _base64_child(values, "Exponent", what="RSAKeyValue/Exponent")
             if (int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big")) == (
                 numbers.n,
                 numbers.e,
@@ -745,7 +739,7 @@ def _check_signature(
     Returns the canonical bytes the digest covers. The signature value is checked first: an
     attacker-made SignedInfo is refused before any canonicalization of the whole package.
     """
-    signature_value = _base64_child(parts, "ds:SignatureValue", what="SignatureValue")
+    signature_value = _base64_child(parts, "SignatureValue", what="SignatureValue")
     try:
         signed_info = policy.c14n.of(policy.signed_info)
     except (etree.LxmlError, ValueError) as exc:

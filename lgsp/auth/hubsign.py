@@ -112,13 +112,18 @@ class PeerHub:
     digest: str
     certificate: CertificateInfo
 
-    def check_body(self, body: bytes) -> None:
-        """Raise ``hub_auth_failed`` unless ``body`` is what the signed digest covers."""
-        if not hmac.compare_digest(body_digest(body), self.digest):
+    def check_body(self, body: bytes) -> str:
+        """Raise ``hub_auth_failed`` unless ``body`` is what the signed digest covers.
+
+        Returns the body's SHA-256 (hex), which the hub stores: computed once per hop.
+        """
+        digest = body_digest(body)
+        if not hmac.compare_digest(digest, self.digest):
             raise hub_auth_failed(
                 f"{HEADER_DIGEST} does not match the body: the package was altered in transit "
                 "or the digest was computed over other bytes"
             )
+        return digest.removeprefix(_DIGEST_PREFIX)
 
 
 @functools.lru_cache(maxsize=256)

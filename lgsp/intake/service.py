@@ -184,7 +184,7 @@ async def accept_from_hub(*, ctx: IntakeContext, peer: PeerHub, body: bytes) -> 
     """Transit or destination intake from an authenticated hub; the XML signature is the
     recipient's to verify end to end, so it is not checked again here."""
     size = len(body)
-    peer.check_body(body)
+    sha256 = peer.check_body(body)
     facts, _ = _parse(body, max_bytes=ctx.max_body_bytes)
     _check_sender(facts, size)
     _check_complete(facts, size)
@@ -199,11 +199,17 @@ async def accept_from_hub(*, ctx: IntakeContext, peer: PeerHub, body: bytes) -> 
             size=size,
         )
     route = _route(ctx, facts, peer.recipients, came_from=peer.hub_id, size=size)
-    return await _store(ctx, facts, body, route, origin=peer.hub_id)
+    return await _store(ctx, facts, body, route, origin=peer.hub_id, sha256=sha256)
 
 
 async def _store(
-    ctx: IntakeContext, facts: _Facts, body: bytes, route: Route, *, origin: str
+    ctx: IntakeContext,
+    facts: _Facts,
+    body: bytes,
+    route: Route,
+    *,
+    origin: str,
+    sha256: str | None = None,
 ) -> Receipt:
     now = ctx.clock.now()
 
@@ -214,6 +220,7 @@ async def _store(
             kind=facts.kind,
             sender=facts.sender,
             body=body,
+            sha256=sha256,
             now=now,
             document_id=facts.document_id,
             subject=facts.subject,

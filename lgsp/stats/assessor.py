@@ -24,8 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from datetime import time as day_time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,7 +34,7 @@ from sqlmodel import col, select
 import edoc
 import keys
 from lgsp.store import LOCAL_ORIGIN, Database, PackageKind, StoredPackage
-from simtime import VIETNAM_TZ, utc
+from simtime import utc
 
 from .models import Assessment
 
@@ -94,10 +93,7 @@ class Result:
 
 def due_moment(due_date: Any) -> datetime | None:
     """The end of a DueDate (a Vietnamese calendar date) as an aware UTC datetime."""
-    if due_date is None:
-        return None
-    end = datetime.combine(due_date + timedelta(days=1), day_time(), tzinfo=VIETNAM_TZ)
-    return end.astimezone(UTC)
+    return edoc.due_end(due_date) if due_date is not None else None
 
 
 def assess(package_id: str, body: bytes, trust: keys.TrustStore, *, at: datetime) -> Result:

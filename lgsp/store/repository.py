@@ -101,6 +101,7 @@ async def store_package(
     sender: str,
     body: bytes,
     now: datetime,
+    sha256: str | None = None,
     document_id: str | None = None,
     subject: str | None = None,
     document_type: str | None = None,
@@ -119,8 +120,10 @@ async def store_package(
     a different package reusing a DocumentId. Safe against concurrent identical submissions:
     the insert is ``ON CONFLICT (dedupe_key) DO NOTHING``, which on PostgreSQL waits for a
     concurrent inserter of the same key and on SQLite runs under the single write lock.
+    ``sha256`` is the body's digest when the caller has already computed it (a transit hub
+    checked it against the previous hub's signed header).
     """
-    digest = sha256_hex(body)
+    digest = sha256 or sha256_hex(body)
     values: dict[str, Any] = {
         "id": new_id(),
         "kind": kind,

@@ -36,6 +36,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from sim.errors import SimError
+
 GENERATOR_NAME = "raw asyncio HTTP/1.1 client (uvloop, httptools parser; one process)"
 _FRAME = struct.Struct("<I")
 # Once the deadline passes, requests still in flight get this long before they count as lost.
@@ -44,16 +46,8 @@ DEFAULT_GRACE = 10.0
 MAX_RECONNECTS_PER_CONNECTION = 5
 
 
-class LoadError(Exception):
+class LoadError(SimError):
     """The load generator could not run: a stable code and a clear message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 @dataclass(frozen=True)

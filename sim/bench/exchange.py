@@ -50,6 +50,7 @@ import httpx
 
 import edoc
 import keys
+from sim.errors import SimError
 from sim.runtime import (
     DataDir,
     Exchange,
@@ -111,16 +112,8 @@ E2E_POLL_CONCURRENCY = 8
 E2E_MIN_AGE = 0.5  # the demo profile's 06 comes ~1.1 s after 01: no poll before this age
 
 
-class BenchError(Exception):
+class BenchError(SimError):
     """The bench could not measure something: a stable code and a clear message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class Reporter(Protocol):

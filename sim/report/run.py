@@ -30,6 +30,7 @@ import httpx
 
 from agencies.drafting import agency_card
 from keys import KeyStore
+from sim.errors import SimError
 from sim.runtime import DataDir, Supervisor, fleet_id_for
 from sim.topology import Topology, load_topology
 from simtime import VIETNAM_TZ, SharedClock
@@ -48,16 +49,8 @@ Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: phases ``start``, ``send``, ``settle``, ``collect``."""
 
 
-class ReportError(Exception):
+class ReportError(SimError):
     """A run that could not be done: a stable code and a clear message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 @dataclass

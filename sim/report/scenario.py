@@ -16,19 +16,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sim.errors import SimError
+
 YEAR_SECONDS = 365 * 86_400
 
 
-class ScenarioError(Exception):
+class ScenarioError(SimError):
     """A scenario that cannot be loaded: a stable code and a clear message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class Focus(BaseModel):

@@ -15,6 +15,8 @@ from typing import Any, Self
 
 import httpx
 
+from sim.errors import SimError
+
 USER_AGENT = "lgsp-sim-orchestrator/0.1"
 DEFAULT_TIMEOUT = 30.0
 
@@ -41,17 +43,12 @@ def async_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     return httpx.AsyncClient(**client_options(timeout=timeout))
 
 
-class ServiceError(Exception):
+class ServiceError(SimError):
     """A call to a hub or fleet that failed: a stable code, a clear message, the HTTP status."""
 
     def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
         super().__init__(code, message)
-        self.code = code
-        self.message = message
         self.status = status
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 # --- what the services answer ----------------------------------------------------------------

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from keys import KeyStore
+from sim.errors import SimError
 from sim.topology import DEFAULT_PRESET, Topology, load_topology, preset_names
 from simtime import Clock, SharedClock, clock_from_sim_json
 
@@ -43,16 +44,8 @@ LOCK_FILE = ".running.lock"
 NDXP_HUB_ID = "ndxp"
 
 
-class DataDirError(Exception):
+class DataDirError(SimError):
     """A data directory that cannot be used as asked: a stable code and a clear message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 @dataclass(frozen=True)

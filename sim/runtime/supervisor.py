@@ -33,6 +33,7 @@ from typing import IO, Self
 
 import httpx
 
+from sim.errors import SimError
 from sim.topology import Topology
 from simtime import Clock, WallClock
 
@@ -44,16 +45,8 @@ DEFAULT_STOP_TIMEOUT = 10.0
 LOG_TAIL_LINES = 25
 
 
-class SupervisorError(Exception):
+class SupervisorError(SimError):
     """A topology that could not be started or stopped: a stable code and a clear message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class Role(StrEnum):

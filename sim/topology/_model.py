@@ -7,19 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from sim.errors import SimError
+
 from ._codes import split_organ_id
 
 
-class TopologyError(Exception):
+class TopologyError(SimError):
     """A topology that cannot be loaded, or a lookup it cannot answer: a code and a message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class Layout(StrEnum):

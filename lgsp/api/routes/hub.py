@@ -6,20 +6,14 @@ from fastapi import APIRouter, Response
 
 from lgsp.api.deps import HubDep, PeerHub, RawBody
 from lgsp.api.rejections import submission
-from lgsp.intake import Receipt, accept_from_hub
+from lgsp.intake import accept_from_hub
 
-from .packages import XML_BODY, receipt_response
+from .packages import SUBMISSION_ROUTE, receipt_response
 
 router = APIRouter(prefix="/api/v1/hub", tags=["hub-to-hub"])
 
 
-@router.post(
-    "/packages",
-    status_code=201,
-    response_model=Receipt,
-    responses={200: {"model": Receipt, "description": "a duplicate: the first receipt"}},
-    openapi_extra=XML_BODY,
-)
+@router.post("/packages", **SUBMISSION_ROUTE)
 @submission("hub")
 async def receive_from_hub(peer: PeerHub, body: RawBody, hub: HubDep) -> Response:
     """Store and route a package for the recipients in ``X-Lgsp-Recipients``."""

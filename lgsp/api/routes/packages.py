@@ -22,6 +22,16 @@ XML_BODY: Final[dict[str, Any]] = {
 }
 
 
+# How both submission routes (from a system, from the previous hub) are documented: a raw
+# XML body in, a receipt out (201 new, 200 for a duplicate).
+SUBMISSION_ROUTE: Final[dict[str, Any]] = {
+    "status_code": 201,
+    "response_model": Receipt,
+    "responses": {200: {"model": Receipt, "description": "a duplicate: the first receipt"}},
+    "openapi_extra": XML_BODY,
+}
+
+
 def receipt_response(receipt: Receipt) -> Response:
     """201 with a new receipt, 200 with the first receipt of a duplicate."""
     # Serialised here, not through response_model: this is the hot path of the hub.
@@ -32,13 +42,7 @@ def receipt_response(receipt: Receipt) -> Response:
     )
 
 
-@router.post(
-    "",
-    status_code=201,
-    response_model=Receipt,
-    responses={200: {"model": Receipt, "description": "a duplicate: the first receipt"}},
-    openapi_extra=XML_BODY,
-)
+@router.post("", **SUBMISSION_ROUTE)
 @submission("system")
 async def submit_package(system: CallerSystem, body: RawBody, hub: HubDep) -> Response:
     """Submit a document or status package from one of the caller's agencies."""
