@@ -59,6 +59,7 @@ from sim.runtime import (
     ServiceError,
     ServiceSpec,
     Supervisor,
+    check_database_url,
     fleet_id_for,
     sync_client,
 )
@@ -695,16 +696,6 @@ def hub_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env.pop("LGSP_DATABASE_SCHEMA", None)
     env.update(extra or {})
     return env
-
-
-def check_database_url(database_url: str) -> None:
-    """Refuse anything but a PostgreSQL URL (SQLite is the default, one file per hub)."""
-    if not database_url.startswith(("postgresql", "postgres:")):
-        raise BenchError(
-            "bad_database_url",
-            f"{database_url.split('@')[-1]!r}: --database-url is for PostgreSQL "
-            "(postgresql://user@host/db); the default is SQLite",
-        )
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from sim.runtime import async_client
+
 Z95 = 1.959963984540054
 
 
@@ -215,7 +217,7 @@ async def fetch_hub_stats(
     """Every hub's statistics at once: ``(stats by hub, error by hub that did not answer)``."""
     results: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
-    async with httpx.AsyncClient(timeout=request_timeout, trust_env=False) as client:
+    async with async_client(timeout=request_timeout) as client:
 
         async def one(hub: str) -> None:
             url = urls.get(hub)

@@ -31,7 +31,7 @@ import httpx
 from agencies.drafting import agency_card
 from keys import KeyStore
 from sim.errors import SimError
-from sim.runtime import DataDir, Supervisor, fleet_id_for
+from sim.runtime import DataDir, Supervisor, async_client, fleet_id_for
 from sim.topology import Topology, load_topology
 from simtime import VIETNAM_TZ, SharedClock
 
@@ -139,7 +139,7 @@ async def drive(
     year_start, year_end = year_bounds(scenario.year)
     plan = _fitted(plan, begin=clock.now(), year=(year_start, year_end), log=log)
     queues: dict[str, asyncio.Queue[list[Planned] | None]] = defaultdict(asyncio.Queue)
-    async with httpx.AsyncClient(timeout=600.0, trust_env=False) as client:
+    async with async_client(timeout=600.0) as client:
 
         async def sender(fleet: str, queue: asyncio.Queue[list[Planned] | None]) -> None:
             while (batch := await queue.get()) is not None:
@@ -233,7 +233,7 @@ async def settle(
     fleets = [name for name in urls if name not in hubs]
     deadline = time.monotonic() + patience
     quiet = 0
-    async with httpx.AsyncClient(timeout=30.0, trust_env=False) as client:
+    async with async_client(timeout=30.0) as client:
         while time.monotonic() < deadline:
             busy = 0
             for fleet in fleets:
@@ -272,7 +272,7 @@ async def fleet_completion_lag(
     hubs = {h.hub_id for h in topology.hubs()}
     fleets = [name for name in urls if name not in hubs]
     figures: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(timeout=request_timeout, trust_env=False) as client:
+    async with async_client(timeout=request_timeout) as client:
         for fleet in fleets:
             try:
                 lag = (await client.get(f"{urls[fleet]}/fleet/stats")).json().get("completion_lag")

@@ -49,6 +49,16 @@ class SupervisorError(SimError):
     """A topology that could not be started or stopped: a stable code and a clear message."""
 
 
+def check_database_url(database_url: str) -> None:
+    """Refuse anything but a PostgreSQL URL: without one, every hub keeps a SQLite file."""
+    if not database_url.startswith(("postgresql", "postgres:")):
+        raise SupervisorError(
+            "bad_database_url",
+            f"{database_url.split('@')[-1]!r}: --database-url is for PostgreSQL "
+            "(postgresql://user@host/db); without it every hub keeps a SQLite file",
+        )
+
+
 class Role(StrEnum):
     """What a service is in the exchange."""
 
@@ -166,12 +176,8 @@ class Supervisor:
         clock: Clock | None = None,
         protocol: str | None = None,
     ) -> None:
-        if database_url is not None and not database_url.startswith(("postgresql", "postgres:")):
-            raise SupervisorError(
-                "bad_database_url",
-                f"{database_url.split('@')[-1]!r}: --database-url is for PostgreSQL "
-                "(postgresql://user@host/db); without it every hub keeps a SQLite file",
-            )
+        if database_url is not None:
+            check_database_url(database_url)
         if protocol not in (None, "sdk", "native"):
             raise SupervisorError(
                 "bad_protocol", f"protocol {protocol!r}: fleets speak sdk or native"
